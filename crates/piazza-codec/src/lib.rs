@@ -1,0 +1,23 @@
+//! Piazza's codecs.
+//!
+//! - [`media`]: parsing `Content-Type` and `Accept` headers.
+//! - [`negotiate`]: choosing the response [`Format`] and the request body's format.
+//! - [`object`]: encoding and decoding objects with their `apiVersion` and `kind`.
+//! - [`watch`]: framing watch events.
+
+pub mod media;
+pub mod negotiate;
+pub mod object;
+pub mod strict;
+pub mod watch;
+
+pub use negotiate::{Format, negotiate_request_format, negotiate_response_format};
+pub use object::{TypeMeta, decode_object, encode_object, encode_value};
+pub use strict::{FieldValidation, decode_validated};
+
+/// `application/json`.
+pub const JSON: &str = "application/json";
+/// `application/yaml`.
+pub const YAML: &str = "application/yaml";
+/// `application/vnd.kubernetes.protobuf`.
+pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";

@@ -1,0 +1,145 @@
+//! Encoding and decoding objects together with their `apiVersion` and `kind`.
+//!
+//! Author types carry no type metadata fields; the codec writes `apiVersion` and `kind`
+//! first on encode and checks them on decode.
+
+use piazza_core::ApiError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Format;
+
+/// The `apiVersion` and `kind` of an encoded object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TypeMeta {
+    /// `group/version`.
+    #[serde(rename = "apiVersion", default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// The kind.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+}
+
+/// Encodes `value` as `format`, with `apiVersion` and `kind` written first.
+pub fn encode_object<T: Serialize>(
+    value: &T,
+    type_meta: &TypeMeta,
+    format: Format,
+) -> Result<Vec<u8>, ApiError> {
+    let json = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let json = splice_type_meta(json, type_meta)?;
+    match format {
+        Format::Json => Ok(json),
+        Format::Yaml => json_to_yaml(&json),
+    }
+}
+
+/// Encodes a value that already carries its own type metadata (Status, lists, discovery).
+pub fn encode_value<T: Serialize>(value: &T, format: Format) -> Result<Vec<u8>, ApiError> {
+    match format {
+        Format::Json => serde_json::to_vec(value).map_err(ApiError::internal),
+        Format::Yaml => serde_yaml_ng::to_string(value).map(String::into_bytes).map_err(ApiError::internal),
+    }
+}
+
+/// Re-encodes JSON bytes as YAML.
+pub fn json_to_yaml(json: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(json).map_err(ApiError::internal)?;
+    serde_yaml_ng::to_string(&value).map(String::into_bytes).map_err(ApiError::internal)
+}
+
+/// Inserts `"apiVersion":…,"kind":…` right after the opening brace of a JSON object.
+fn splice_type_meta(json: Vec<u8>, type_meta: &TypeMeta) -> Result<Vec<u8>, ApiError> {
+    if json.first() != Some(&b'{') {
+        return Err(ApiError::internal("object did not encode as a JSON object"));
+    }
+    let head = serde_json::to_vec(type_meta).map_err(ApiError::internal)?;
+    // head is `{...}`; drop its closing brace.
+    let mut out = Vec::with_capacity(json.len() + head.len());
+    out.extend_from_slice(&head[..head.len() - 1]);
+    if json.len() > 2 {
+        if head.len() > 2 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&json[1..]);
+    } else {
+        out.push(b'}');
+    }
+    Ok(out)
+}
+
+/// Decodes a request or stored body in `format` into `T`, returning the type metadata it
+/// carried. Malformed input is a 400 with the decoder's message.
+pub fn decode_object<T: DeserializeOwned>(body: &[u8], format: Format) -> Result<(T, TypeMeta), ApiError> {
+    match format {
+        Format::Json => {
+            let type_meta: TypeMeta = serde_json::from_slice(body).map_err(decode_error)?;
+            let value = serde_json::from_slice(body).map_err(decode_error)?;
+            Ok((value, type_meta))
+        }
+        Format::Yaml => {
+            let type_meta: TypeMeta = serde_yaml_ng::from_slice(body).map_err(decode_error)?;
+            let value = serde_yaml_ng::from_slice(body).map_err(decode_error)?;
+            Ok((value, type_meta))
+        }
+    }
+}
+
+fn decode_error(err: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("error decoding request body: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Thing {
+        spec: u32,
+    }
+
+    fn tm() -> TypeMeta {
+        TypeMeta { api_version: "g.io/v1".into(), kind: "Thing".into() }
+    }
+
+    #[test]
+    fn type_meta_comes_first() {
+        let bytes = encode_object(&Thing { spec: 3 }, &tm(), Format::Json).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"apiVersion":"g.io/v1","kind":"Thing","spec":3}"#
+        );
+    }
+
+    #[test]
+    fn empty_struct_still_valid_json() {
+        #[derive(Serialize)]
+        struct Empty {}
+        let bytes = encode_object(&Empty {}, &tm(), Format::Json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["kind"], "Thing");
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let bytes = encode_object(&Thing { spec: 3 }, &tm(), Format::Yaml).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("apiVersion: g.io/v1"));
+        let (thing, meta): (Thing, _) = decode_object(&bytes, Format::Yaml).unwrap();
+        assert_eq!(thing, Thing { spec: 3 });
+        assert_eq!(meta, tm());
+    }
+
+    #[test]
+    fn hostile_bodies_are_400() {
+        for body in [&b""[..], b"{", b"[]", b"null", b"{\"spec\":\"x\"}", b"\xff\xfe", b"{\"spec\":1e999}"] {
+            let err = decode_object::<Thing>(body, Format::Json).unwrap_err();
+            assert_eq!(err.code, 400, "{body:?}");
+        }
+        let err = decode_object::<Thing>(b"spec: [", Format::Yaml).unwrap_err();
+        assert_eq!(err.code, 400);
+        // deeply nested input must not overflow the stack
+        let deep = "[".repeat(100_000);
+        assert_eq!(decode_object::<Thing>(deep.as_bytes(), Format::Json).unwrap_err().code, 400);
+    }
+}

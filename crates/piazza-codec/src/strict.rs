@@ -1,0 +1,174 @@
+//! Field validation while decoding (`fieldValidation=Strict|Warn|Ignore`): unknown fields
+//! are collected with their paths in upstream's notation (`spec.toppings[0].x`).
+
+use piazza_core::ApiError;
+use serde::de::DeserializeOwned;
+
+use crate::Format;
+use crate::object::TypeMeta;
+
+/// How unknown fields in a request body are treated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn (the default).
+    #[default]
+    Warn,
+    /// Reject the request.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter; an unknown value is a 400.
+    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        match value {
+            None | Some("") => Ok(Self::Warn),
+            Some("Ignore") => Ok(Self::Ignore),
+            Some("Warn") => Ok(Self::Warn),
+            Some("Strict") => Ok(Self::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+}
+
+fn render(path: &serde_ignored::Path<'_>, out: &mut String) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            render(parent, out);
+            out.push_str(&format!("[{index}]"));
+        }
+        Path::Map { parent, key } => {
+            render(parent, out);
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            render(parent, out)
+        }
+    }
+}
+
+/// Decodes `body` into `T`, collecting unknown fields (other than `apiVersion` and `kind`
+/// at the top). Returns the value, its type metadata and the warnings to send; in Strict
+/// mode unknown fields are a 400 `strict decoding error`.
+pub fn decode_validated<T: DeserializeOwned>(
+    body: &[u8],
+    format: Format,
+    validation: FieldValidation,
+) -> Result<(T, TypeMeta, Vec<String>), ApiError> {
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| {
+        let mut rendered = String::new();
+        render(&path, &mut rendered);
+        if rendered != "apiVersion" && rendered != "kind" {
+            unknown.push(rendered);
+        }
+    };
+    let decode_error = |e: &dyn std::fmt::Display| {
+        let message = if validation == FieldValidation::Strict {
+            format!("strict decoding error: {e}")
+        } else {
+            format!("error decoding request body: {e}")
+        };
+        ApiError::bad_request(message)
+    };
+    let (value, type_meta): (T, TypeMeta) = match format {
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_slice(body);
+            let value = serde_ignored::deserialize(&mut de, &mut record).map_err(|e| decode_error(&e))?;
+            de.end().map_err(|e| decode_error(&e))?;
+            (value, serde_json::from_slice(body).map_err(|e| decode_error(&e))?)
+        }
+        Format::Yaml => {
+            let de = serde_yaml_ng::Deserializer::from_slice(body);
+            let value = serde_ignored::deserialize(de, &mut record).map_err(|e| decode_error(&e))?;
+            (value, serde_yaml_ng::from_slice(body).map_err(|e| decode_error(&e))?)
+        }
+    };
+    let messages: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    match validation {
+        FieldValidation::Strict if !messages.is_empty() => {
+            Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", "))))
+        }
+        FieldValidation::Warn => Ok((value, type_meta, messages)),
+        _ => Ok((value, type_meta, Vec::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Item {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Obj {
+        #[allow(dead_code)]
+        #[serde(default)]
+        spec: Spec,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    struct Spec {
+        #[allow(dead_code)]
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    const BODY: &[u8] = br#"{"apiVersion":"g/v1","kind":"Obj","spec":{"items":[{"name":"a","extra":1}],"bogus":true},"top":2}"#;
+
+    #[test]
+    fn warn_lists_unknown_fields_with_paths() {
+        let (_, tm, warnings): (Obj, _, _) =
+            decode_validated(BODY, Format::Json, FieldValidation::Warn).unwrap();
+        assert_eq!(tm.kind, "Obj");
+        assert_eq!(
+            warnings,
+            vec![
+                "unknown field \"spec.items[0].extra\"",
+                "unknown field \"spec.bogus\"",
+                "unknown field \"top\""
+            ]
+        );
+    }
+
+    #[test]
+    fn strict_rejects_and_ignore_is_silent() {
+        let err = decode_validated::<Obj>(BODY, Format::Json, FieldValidation::Strict).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(
+            err.message.starts_with("strict decoding error: unknown field \"spec.items[0].extra\""),
+            "{}",
+            err.message
+        );
+        let (_, _, w): (Obj, _, _) = decode_validated(BODY, Format::Json, FieldValidation::Ignore).unwrap();
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn yaml_too() {
+        let yaml = b"apiVersion: g/v1\nkind: Obj\nspec:\n  nope: 1\n";
+        let (_, _, w): (Obj, _, _) = decode_validated(yaml, Format::Yaml, FieldValidation::Warn).unwrap();
+        assert_eq!(w, vec!["unknown field \"spec.nope\""]);
+    }
+
+    #[test]
+    fn bad_parameter_and_trailing_garbage() {
+        assert_eq!(FieldValidation::parse(Some("Loose")).unwrap_err().code, 400);
+        assert_eq!(FieldValidation::parse(None).unwrap(), FieldValidation::Warn);
+        let err = decode_validated::<Obj>(b"{} {}", Format::Json, FieldValidation::Warn).unwrap_err();
+        assert_eq!(err.code, 400);
+    }
+}

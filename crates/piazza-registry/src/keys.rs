@@ -1,0 +1,50 @@
+//! The storage key layout, the same as Kubernetes uses in etcd:
+//! `/<prefix>/<group>/<resource>/<namespace>/<name>` for namespaced kinds and
+//! `/<prefix>/<group>/<resource>/<name>` for cluster-scoped ones.
+
+/// Builds storage keys for one resource.
+#[derive(Clone, Debug)]
+pub struct KeyLayout {
+    root: String,
+    namespaced: bool,
+}
+
+impl KeyLayout {
+    /// The layout under `prefix` (e.g. `/registry`) for `group`/`resource`.
+    pub fn new(prefix: &str, group: &str, resource: &str, namespaced: bool) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        Self { root: format!("{prefix}/{group}/{resource}/"), namespaced }
+    }
+
+    /// The key of one object.
+    pub fn object(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/{name}", self.root),
+            _ => format!("{}{name}", self.root),
+        }
+    }
+
+    /// The prefix of a collection: one namespace, or all objects. Always ends in `/`, so
+    /// `ns1` never matches `ns10`.
+    pub fn collection(&self, namespace: Option<&str>) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/", self.root),
+            _ => self.root.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_kubernetes() {
+        let k = KeyLayout::new("/registry/", "g.io", "pizzas", true);
+        assert_eq!(k.object(Some("default"), "m"), "/registry/g.io/pizzas/default/m");
+        assert_eq!(k.collection(Some("ns1")), "/registry/g.io/pizzas/ns1/");
+        assert_eq!(k.collection(None), "/registry/g.io/pizzas/");
+        let c = KeyLayout::new("/registry", "g.io", "toppings", false);
+        assert_eq!(c.object(None, "salami"), "/registry/g.io/toppings/salami");
+    }
+}

@@ -1,0 +1,360 @@
+//! The erased REST interface the server routes to: [`RestResource`], implemented for every
+//! [`Store<H>`]. Requests arrive as bytes in a negotiated format; answers leave encoded in
+//! the requested version and format.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use piazza_codec::watch::{WatchEventType, json_event_frame};
+use piazza_codec::{Format, decode_object, encode_value};
+use piazza_core::error::success_status;
+use piazza_core::meta::{DeleteOptions, StatusDetails};
+use piazza_core::{ApiError, Object, UserInfo};
+use rand::Rng;
+
+use crate::descriptor::ResourceDescriptor;
+use crate::params::Query;
+use crate::store::{HubWatchEvent, PatchType, Store};
+use crate::version::VersionCodec;
+
+/// The shortest server-chosen watch timeout, as upstream (`--min-request-timeout`).
+pub const MIN_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Everything about a resource request except its body.
+#[derive(Clone, Debug)]
+pub struct RestContext {
+    /// The served version named in the URL.
+    pub version: String,
+    /// The namespace in the URL, if any.
+    pub namespace: Option<String>,
+    /// The object name in the URL, if any.
+    pub name: Option<String>,
+    /// The negotiated response format.
+    pub format: Format,
+    /// Who is asking.
+    pub user: UserInfo,
+    /// The query parameters.
+    pub query: Query,
+}
+
+/// An encoded response body.
+#[derive(Debug)]
+pub struct Encoded {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Its format.
+    pub format: Format,
+    /// Warnings for the client (`Warning: 299` headers), e.g. unknown fields.
+    pub warnings: Vec<String>,
+}
+
+/// A stream of encoded watch frames; it ends after a terminal ERROR or the timeout.
+pub type EncodedWatch = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+
+/// A served resource, erased over its types.
+#[async_trait]
+pub trait RestResource: Send + Sync + 'static {
+    /// Names, scope, versions and verbs.
+    fn descriptor(&self) -> &ResourceDescriptor;
+    /// The JSON schema of a served version (for OpenAPI).
+    fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema>;
+    /// GET on an object.
+    async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError>;
+    /// GET on a collection.
+    async fn list(&self, ctx: &RestContext) -> Result<Encoded, ApiError>;
+    /// GET on a collection with `watch=true`.
+    async fn watch(&self, ctx: &RestContext) -> Result<EncodedWatch, ApiError>;
+    /// POST on a collection.
+    async fn create(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError>;
+    /// PUT on an object.
+    async fn update(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError>;
+    /// PATCH on an object.
+    async fn patch(&self, ctx: &RestContext, body: &[u8], patch_type: PatchType)
+    -> Result<Encoded, ApiError>;
+    /// DELETE on an object.
+    async fn delete(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError>;
+    /// DELETE on a collection.
+    async fn delete_collection(
+        &self,
+        ctx: &RestContext,
+        body: &[u8],
+        body_format: Format,
+    ) -> Result<Encoded, ApiError>;
+}
+
+fn required_name(ctx: &RestContext) -> Result<&str, ApiError> {
+    ctx.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))
+}
+
+fn decode_delete_options(body: &[u8], format: Format) -> Result<DeleteOptions, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DeleteOptions::default());
+    }
+    let (options, _): (DeleteOptions, _) = decode_object(body, format)?;
+    if options.dry_run.iter().flatten().any(|d| d != "All") {
+        return Err(ApiError::bad_request("dryRun: Unsupported value: supported values: \"All\""));
+    }
+    Ok(options)
+}
+
+impl<H: Object> Store<H> {
+    fn encode_one(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        object: &H,
+        status: u16,
+        format: Format,
+    ) -> Result<Encoded, ApiError> {
+        Ok(Encoded { status, body: codec.encode(object, format)?, format, warnings: Vec::new() })
+    }
+
+    fn encode_list(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        items: &[H],
+        metadata: serde_json::Value,
+        format: Format,
+    ) -> Result<Encoded, ApiError> {
+        let type_meta = codec.type_meta();
+        let mut json = Vec::with_capacity(256 + items.len() * 512);
+        json.extend_from_slice(b"{\"apiVersion\":");
+        json.extend_from_slice(&serde_json::to_vec(&type_meta.api_version).map_err(ApiError::internal)?);
+        json.extend_from_slice(b",\"kind\":");
+        json.extend_from_slice(
+            &serde_json::to_vec(&format!("{}List", type_meta.kind)).map_err(ApiError::internal)?,
+        );
+        json.extend_from_slice(b",\"metadata\":");
+        json.extend_from_slice(&serde_json::to_vec(&metadata).map_err(ApiError::internal)?);
+        json.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(&codec.encode(item, Format::Json)?);
+        }
+        json.extend_from_slice(b"]}");
+        let body = match format {
+            Format::Json => json,
+            Format::Yaml => piazza_codec::object::json_to_yaml(&json)?,
+        };
+        Ok(Encoded { status: 200, body, format, warnings: Vec::new() })
+    }
+
+    fn delete_status(&self, object: &H) -> Encoded {
+        let meta = object.metadata();
+        let status = success_status(Some(StatusDetails {
+            name: meta.name.clone(),
+            group: Some(self.descriptor().group.to_owned()),
+            kind: Some(self.descriptor().plural.to_owned()),
+            uid: meta.uid.clone(),
+            ..Default::default()
+        }));
+        Encoded {
+            status: 200,
+            body: serde_json::to_vec(&status).unwrap_or_default(),
+            format: Format::Json,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn watch_timeout(requested: Option<u64>) -> Duration {
+    match requested {
+        Some(seconds) if seconds > 0 => Duration::from_secs(seconds),
+        _ => {
+            let extra = rand::rng().random_range(0..MIN_WATCH_TIMEOUT.as_secs());
+            MIN_WATCH_TIMEOUT + Duration::from_secs(extra)
+        }
+    }
+}
+
+fn bookmark_json(codec: &dyn VersionCodecInfo, resource_version: u64, initial_events_end: bool) -> Vec<u8> {
+    let mut metadata = serde_json::json!({ "resourceVersion": resource_version.to_string() });
+    if initial_events_end {
+        metadata["annotations"] = serde_json::json!({ "k8s.io/initial-events-end": "true" });
+    }
+    let (api_version, kind) = codec.names();
+    serde_json::to_vec(&serde_json::json!({ "apiVersion": api_version, "kind": kind, "metadata": metadata }))
+        .unwrap_or_default()
+}
+
+/// The names a bookmark needs, without the hub type.
+trait VersionCodecInfo {
+    fn names(&self) -> (String, String);
+}
+
+impl<H: 'static> VersionCodecInfo for Arc<dyn VersionCodec<H>> {
+    fn names(&self) -> (String, String) {
+        let tm = self.type_meta();
+        (tm.api_version, tm.kind)
+    }
+}
+
+#[async_trait]
+impl<H: Object> RestResource for Store<H> {
+    fn descriptor(&self) -> &ResourceDescriptor {
+        Store::descriptor(self)
+    }
+
+    fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        self.versions().iter().find(|v| v.version() == version).map(|v| v.schema(generator))
+    }
+
+    async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let params = ctx.query.list_params()?;
+        let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.read_revision()?).await?;
+        self.encode_one(codec, &object, 200, ctx.format)
+    }
+
+    async fn list(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let params = ctx.query.list_params()?;
+        let page = Store::list(self, ctx.namespace.as_deref(), &params).await?;
+        let mut metadata = serde_json::json!({ "resourceVersion": page.resource_version.to_string() });
+        if let Some(token) = &page.continue_token {
+            metadata["continue"] = token.clone().into();
+        }
+        if let Some(remaining) = page.remaining_item_count {
+            metadata["remainingItemCount"] = remaining.into();
+        }
+        self.encode_list(codec, &page.items, metadata, ctx.format)
+    }
+
+    async fn watch(&self, ctx: &RestContext) -> Result<EncodedWatch, ApiError> {
+        let codec = Arc::clone(self.version(&ctx.version)?);
+        let params = ctx.query.list_params()?;
+        let timeout = watch_timeout(params.timeout_seconds);
+        let events = Store::watch(self, ctx.namespace.as_deref(), &params).await?;
+        let frames = events.map(move |event| {
+            let frame = match event {
+                HubWatchEvent::Added(o) => codec.encode(&o, Format::Json).map(|b| (WatchEventType::Added, b)),
+                HubWatchEvent::Modified(o) => {
+                    codec.encode(&o, Format::Json).map(|b| (WatchEventType::Modified, b))
+                }
+                HubWatchEvent::Deleted(o) => {
+                    codec.encode(&o, Format::Json).map(|b| (WatchEventType::Deleted, b))
+                }
+                HubWatchEvent::Bookmark { resource_version, initial_events_end } => Ok((
+                    WatchEventType::Bookmark,
+                    bookmark_json(&codec, resource_version, initial_events_end),
+                )),
+                HubWatchEvent::Error(e) => {
+                    encode_value(&e.to_status(), Format::Json).map(|b| (WatchEventType::Error, b))
+                }
+            };
+            let (event_type, body) = frame.unwrap_or_else(|e| {
+                (WatchEventType::Error, encode_value(&e.to_status(), Format::Json).unwrap_or_default())
+            });
+            Bytes::from(json_event_frame(event_type, &body))
+        });
+        Ok(Box::pin(frames.take_until(tokio::time::sleep(timeout))))
+    }
+
+    async fn create(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let write = ctx.query.write_params()?;
+        let (object, warnings) = codec.decode(body, body_format, write.field_validation)?;
+        let created = self.create(ctx.namespace.as_deref(), object, &ctx.user, write.dry_run).await?;
+        let mut encoded = self.encode_one(codec, &created, 201, ctx.format)?;
+        encoded.warnings = warnings;
+        Ok(encoded)
+    }
+
+    async fn update(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let write = ctx.query.write_params()?;
+        let (object, warnings) = codec.decode(body, body_format, write.field_validation)?;
+        let updated = Store::update(
+            self,
+            ctx.namespace.as_deref(),
+            required_name(ctx)?,
+            object,
+            &ctx.user,
+            write.dry_run,
+        )
+        .await?;
+        let mut encoded = self.encode_one(codec, &updated, 200, ctx.format)?;
+        encoded.warnings = warnings;
+        Ok(encoded)
+    }
+
+    async fn patch(
+        &self,
+        ctx: &RestContext,
+        body: &[u8],
+        patch_type: PatchType,
+    ) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let write = ctx.query.write_params()?;
+        let (patched, warnings) = Store::patch(
+            self,
+            ctx.namespace.as_deref(),
+            required_name(ctx)?,
+            &ctx.version,
+            patch_type,
+            body,
+            write.field_validation,
+            &ctx.user,
+            write.dry_run,
+        )
+        .await?;
+        let mut encoded = self.encode_one(codec, &patched, 200, ctx.format)?;
+        encoded.warnings = warnings;
+        Ok(encoded)
+    }
+
+    async fn delete(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
+        let write = ctx.query.write_params()?;
+        let options = decode_delete_options(body, body_format)?;
+        let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");
+        let outcome =
+            Store::delete(self, ctx.namespace.as_deref(), required_name(ctx)?, &options, &ctx.user, dry_run)
+                .await?;
+        Ok(self.delete_status(&outcome.object))
+    }
+
+    async fn delete_collection(
+        &self,
+        ctx: &RestContext,
+        body: &[u8],
+        body_format: Format,
+    ) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
+        let write = ctx.query.write_params()?;
+        let options = decode_delete_options(body, body_format)?;
+        let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");
+        let mut params = ctx.query.list_params()?;
+        params.limit = None;
+        params.continue_token = None;
+        let page = Store::list(self, ctx.namespace.as_deref(), &params).await?;
+        let mut deleted = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            let meta = item.metadata();
+            let name = meta.name.clone().unwrap_or_default();
+            let namespace = meta.namespace.clone();
+            match Store::delete(
+                self,
+                namespace.as_deref(),
+                &name,
+                &DeleteOptions::default(),
+                &ctx.user,
+                dry_run,
+            )
+            .await
+            {
+                Ok(outcome) => deleted.push(outcome.object),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let metadata = serde_json::json!({ "resourceVersion": page.resource_version.to_string() });
+        self.encode_list(codec, &deleted, metadata, ctx.format)
+    }
+}

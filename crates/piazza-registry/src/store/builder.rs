@@ -1,0 +1,182 @@
+//! Building a [`Store`]: versions, strategy, admission and key prefix, checked at start-up.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use piazza_core::{Object, Resource};
+use piazza_storage::Storage;
+
+use super::Store;
+use crate::admission::Admission;
+use crate::descriptor::{ALL_VERBS, ResourceDescriptor, VersionDescriptor};
+use crate::keys::KeyLayout;
+use crate::strategy::Strategy;
+use crate::version::{TypedVersion, VersionCodec};
+
+/// A mistake in a store's declaration, found at start-up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No version was registered.
+    #[error("resource has no served versions")]
+    NoVersions,
+    /// Versions disagree on group, kind, plural or scope.
+    #[error("version {version} of {kind} disagrees with the first version on {what}")]
+    Inconsistent {
+        /// The kind.
+        kind: &'static str,
+        /// The offending version.
+        version: &'static str,
+        /// Which property differs.
+        what: &'static str,
+    },
+    /// The same version was registered twice.
+    #[error("version {0} registered twice")]
+    DuplicateVersion(&'static str),
+}
+
+struct Names {
+    group: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    scope: piazza_core::Scope,
+    short_names: &'static [&'static str],
+    categories: &'static [&'static str],
+}
+
+/// Builder for [`Store`].
+pub struct StoreBuilder<H> {
+    storage: Arc<dyn Storage>,
+    names: Option<Names>,
+    versions: Vec<Arc<dyn VersionCodec<H>>>,
+    storage_version: Option<usize>,
+    strategy: Arc<dyn Strategy<H>>,
+    admission: Vec<Arc<dyn Admission<H>>>,
+    key_prefix: String,
+    error: Option<BuildError>,
+}
+
+impl<H: Object> StoreBuilder<H> {
+    pub(super) fn new(storage: Arc<dyn Storage>) -> Self {
+        Self {
+            storage,
+            names: None,
+            versions: Vec::new(),
+            storage_version: None,
+            strategy: Arc::new(()),
+            admission: Vec::new(),
+            key_prefix: "/registry".to_owned(),
+            error: None,
+        }
+    }
+
+    /// Serves version `V`. The first version registered is the preferred one.
+    pub fn version<V>(mut self) -> Self
+    where
+        V: Resource + TryFrom<H>,
+        H: TryFrom<V>,
+        <V as TryFrom<H>>::Error: Display,
+        <H as TryFrom<V>>::Error: Display,
+    {
+        let check = |what: &'static str, same: bool| {
+            (!same).then_some(BuildError::Inconsistent { kind: V::KIND, version: V::VERSION, what })
+        };
+        match &self.names {
+            None => {
+                self.names = Some(Names {
+                    group: V::GROUP,
+                    kind: V::KIND,
+                    plural: V::PLURAL,
+                    singular: V::SINGULAR,
+                    scope: V::SCOPE,
+                    short_names: V::SHORT_NAMES,
+                    categories: V::CATEGORIES,
+                })
+            }
+            Some(n) => {
+                let err = check("group", n.group == V::GROUP)
+                    .or_else(|| check("kind", n.kind == V::KIND))
+                    .or_else(|| check("plural", n.plural == V::PLURAL))
+                    .or_else(|| check("scope", n.scope == V::SCOPE));
+                if err.is_some() && self.error.is_none() {
+                    self.error = err;
+                }
+            }
+        }
+        if self.versions.iter().any(|v| v.version() == V::VERSION) && self.error.is_none() {
+            self.error = Some(BuildError::DuplicateVersion(V::VERSION));
+        }
+        self.versions.push(Arc::new(TypedVersion::<V>::new()));
+        self
+    }
+
+    /// Serves version `V` and stores objects in it.
+    pub fn storage_version<V>(self) -> Self
+    where
+        V: Resource + TryFrom<H>,
+        H: TryFrom<V>,
+        <V as TryFrom<H>>::Error: Display,
+        <H as TryFrom<V>>::Error: Display,
+    {
+        let mut this = self.version::<V>();
+        this.storage_version = Some(this.versions.len() - 1);
+        this
+    }
+
+    /// Sets the validation and write-preparation strategy.
+    pub fn strategy(mut self, strategy: impl Strategy<H>) -> Self {
+        self.strategy = Arc::new(strategy);
+        self
+    }
+
+    /// Adds an admission plugin; plugins run in the order added.
+    pub fn admission(mut self, plugin: impl Admission<H>) -> Self
+    where
+        H: Send + Sync,
+    {
+        self.admission.push(Arc::new(plugin));
+        self
+    }
+
+    /// Sets the storage key prefix (default `/registry`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Checks the declaration and builds the store.
+    pub fn build(self) -> Result<Arc<Store<H>>, BuildError> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let names = self.names.ok_or(BuildError::NoVersions)?;
+        let storage_version = self.storage_version.unwrap_or(0);
+        let descriptor = ResourceDescriptor {
+            group: names.group,
+            kind: names.kind,
+            plural: names.plural,
+            singular: names.singular,
+            scope: names.scope,
+            short_names: names.short_names,
+            categories: names.categories,
+            versions: self
+                .versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VersionDescriptor { name: v.version(), storage: i == storage_version })
+                .collect(),
+            verbs: ALL_VERBS,
+        };
+        let keys = KeyLayout::new(&self.key_prefix, names.group, names.plural, descriptor.namespaced());
+        Ok(Arc::new(Store {
+            descriptor,
+            versions: self.versions,
+            storage_version,
+            storage: self.storage,
+            strategy: self.strategy,
+            admission: self.admission,
+            keys,
+        }))
+    }
+}

@@ -1,0 +1,115 @@
+//! [`Store<H>`]: the generic registry for one kind whose hub (internal) type is `H`.
+//!
+//! It owns the kind's served versions, its strategy and admission plugins, and a handle
+//! to storage. Typed methods (`get`, `list`, `create`, `update`, `delete`, `watch`) work
+//! on the hub type; [`crate::rest`] erases them behind the interface the server routes to.
+
+mod builder;
+mod patch;
+mod read;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use piazza_codec::{FieldValidation, Format, TypeMeta};
+use piazza_core::{ApiError, Object};
+use piazza_storage::{KeyValue, Storage};
+
+pub use builder::{BuildError, StoreBuilder};
+pub use patch::PatchType;
+pub use read::ListPage;
+pub use watch::{HubWatchEvent, HubWatchStream};
+pub use write::DeleteOutcome;
+
+use crate::admission::Admission;
+use crate::descriptor::ResourceDescriptor;
+use crate::keys::KeyLayout;
+use crate::storage_errors::api_error;
+use crate::strategy::Strategy;
+use crate::version::VersionCodec;
+
+/// The registry of one kind.
+pub struct Store<H> {
+    descriptor: ResourceDescriptor,
+    versions: Vec<Arc<dyn VersionCodec<H>>>,
+    storage_version: usize,
+    storage: Arc<dyn Storage>,
+    strategy: Arc<dyn Strategy<H>>,
+    admission: Vec<Arc<dyn Admission<H>>>,
+    keys: KeyLayout,
+}
+
+impl<H: Object> Store<H> {
+    /// Starts building a store on `storage`.
+    pub fn builder(storage: Arc<dyn Storage>) -> StoreBuilder<H> {
+        StoreBuilder::new(storage)
+    }
+
+    /// The kind's descriptor.
+    pub fn descriptor(&self) -> &ResourceDescriptor {
+        &self.descriptor
+    }
+
+    /// The codec of a served version, or a 404 for an unserved one.
+    pub fn version(&self, version: &str) -> Result<&Arc<dyn VersionCodec<H>>, ApiError> {
+        self.versions.iter().find(|v| v.version() == version).ok_or_else(|| {
+            ApiError::new(
+                404,
+                piazza_core::StatusReason::NotFound,
+                "the server could not find the requested resource",
+            )
+        })
+    }
+
+    /// All served versions, preferred first.
+    pub fn versions(&self) -> &[Arc<dyn VersionCodec<H>>] {
+        &self.versions
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    fn storage_codec(&self) -> &Arc<dyn VersionCodec<H>> {
+        &self.versions[self.storage_version]
+    }
+
+    /// Encodes an object in the storage version, without its resourceVersion.
+    fn encode_for_storage(&self, object: &H) -> Result<Bytes, ApiError> {
+        let mut object = object.clone();
+        object.metadata_mut().resource_version = None;
+        Ok(Bytes::from(self.storage_codec().encode(&object, Format::Json)?))
+    }
+
+    /// Decodes a stored object, whatever version it was written in, and sets its
+    /// resourceVersion from the storage revision.
+    fn decode_stored(&self, kv: &KeyValue) -> Result<H, ApiError> {
+        decode_stored(&self.versions, kv)
+    }
+
+    fn storage_error(&self, err: piazza_storage::StorageError, name: &str) -> ApiError {
+        api_error(err, &self.descriptor.group_resource(), name)
+    }
+
+    /// The namespace argument to use for keys: `None` for cluster-scoped kinds.
+    fn scoped<'a>(&self, namespace: Option<&'a str>) -> Option<&'a str> {
+        if self.descriptor.namespaced() { namespace } else { None }
+    }
+}
+
+/// Decodes a stored object with whichever served version it was written in, and sets its
+/// resourceVersion from the storage revision.
+fn decode_stored<H: Object>(versions: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Result<H, ApiError> {
+    let type_meta: TypeMeta = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object at {} is corrupt: {e}", kv.key)))?;
+    let version = type_meta.api_version.rsplit('/').next().unwrap_or_default();
+    let codec = versions.iter().find(|v| v.version() == version).ok_or_else(|| {
+        ApiError::internal(format!("stored object at {} has unserved version {version:?}", kv.key))
+    })?;
+    let (mut object, _) = codec.decode(&kv.value, Format::Json, FieldValidation::Ignore)?;
+    object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+    Ok(object)
+}

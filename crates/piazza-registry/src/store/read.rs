@@ -1,0 +1,66 @@
+//! Reads: get one object, list a collection (with pagination).
+
+use piazza_core::{ApiError, Object};
+use piazza_storage::{ListOptions, ReadRevision, decode_continue, encode_continue};
+
+use super::Store;
+use crate::params::ListParams;
+
+/// One page of a list, in the hub type.
+#[derive(Debug)]
+pub struct ListPage<H> {
+    /// The objects.
+    pub items: Vec<H>,
+    /// The revision the page was read at.
+    pub resource_version: u64,
+    /// The token for the next page, if any.
+    pub continue_token: Option<String>,
+    /// How many objects follow this page, when known.
+    pub remaining_item_count: Option<u64>,
+}
+
+impl<H: Object> Store<H> {
+    /// Gets one object.
+    pub async fn get(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<H, ApiError> {
+        let key = self.keys.object(self.scoped(namespace), name);
+        let kv = self.storage.get(&key, revision).await.map_err(|e| self.storage_error(e, name))?;
+        self.decode_stored(&kv)
+    }
+
+    /// Lists a collection (one namespace, or all when `namespace` is `None`).
+    pub async fn list(&self, namespace: Option<&str>, params: &ListParams) -> Result<ListPage<H>, ApiError> {
+        let prefix = self.keys.collection(self.scoped(namespace));
+        let mut options = ListOptions { limit: params.limit, ..ListOptions::default() };
+        match params.continue_token.as_deref() {
+            Some(token) => {
+                if params.resource_version.as_deref().is_some_and(|rv| rv != "0") {
+                    return Err(ApiError::bad_request(
+                        "specifying resource version is not allowed when using continue",
+                    ));
+                }
+                let (start_after, rv) =
+                    decode_continue(token, &prefix).map_err(|e| self.storage_error(e, ""))?;
+                options.start_after = Some(start_after);
+                options.revision = ReadRevision::Exact(rv);
+            }
+            None => options.revision = params.read_revision()?,
+        }
+        let result = self.storage.list(&prefix, options).await.map_err(|e| self.storage_error(e, ""))?;
+        let continue_token = match (result.more, result.items.last()) {
+            (true, Some(last)) => Some(encode_continue(&prefix, &last.key, result.revision)),
+            _ => None,
+        };
+        let items = result.items.iter().map(|kv| self.decode_stored(kv)).collect::<Result<Vec<_>, _>>()?;
+        Ok(ListPage {
+            items,
+            resource_version: result.revision,
+            continue_token,
+            remaining_item_count: result.remaining,
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Served versions, erased over the hub type: decode a body in version `V` into the hub,
+//! and encode the hub as version `V`. Conversion is `TryFrom` both ways.
+
+use std::fmt::Display;
+use std::marker::PhantomData;
+
+use piazza_codec::{FieldValidation, Format, TypeMeta, decode_validated, encode_object};
+use piazza_core::{ApiError, Object, Resource};
+
+/// A served version of the hub type `H`, with its type parameter erased.
+pub trait VersionCodec<H>: Send + Sync + 'static {
+    /// The version name.
+    fn version(&self) -> &'static str;
+    /// The `apiVersion` and `kind` of this version.
+    fn type_meta(&self) -> TypeMeta;
+    /// Decodes a body in this version, checks its apiVersion/kind, applies this
+    /// version's defaults, and converts to the hub. Unknown fields are treated as
+    /// `validation` says; the warnings to send are returned with the object.
+    fn decode(
+        &self,
+        body: &[u8],
+        format: Format,
+        validation: FieldValidation,
+    ) -> Result<(H, Vec<String>), ApiError>;
+    /// Converts the hub to this version and encodes it.
+    fn encode(&self, object: &H, format: Format) -> Result<Vec<u8>, ApiError>;
+    /// Converts the hub to this version as a JSON value (for comparisons).
+    fn to_json_value(&self, object: &H) -> Result<serde_json::Value, ApiError>;
+    /// This version's JSON schema.
+    fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema;
+}
+
+/// The [`VersionCodec`] of a concrete [`Resource`] type `V` convertible to and from `H`.
+pub struct TypedVersion<V>(PhantomData<fn() -> V>);
+
+impl<V> TypedVersion<V> {
+    /// The codec for `V`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<V> Default for TypedVersion<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn conversion_error(err: impl Display) -> ApiError {
+    ApiError::internal(format!("conversion failed: {err}"))
+}
+
+impl<H, V> VersionCodec<H> for TypedVersion<V>
+where
+    H: Object,
+    V: Resource + TryFrom<H>,
+    H: TryFrom<V>,
+    <V as TryFrom<H>>::Error: Display,
+    <H as TryFrom<V>>::Error: Display,
+{
+    fn version(&self) -> &'static str {
+        V::VERSION
+    }
+
+    fn type_meta(&self) -> TypeMeta {
+        TypeMeta { api_version: V::group_version().api_version(), kind: V::KIND.to_owned() }
+    }
+
+    fn decode(
+        &self,
+        body: &[u8],
+        format: Format,
+        validation: FieldValidation,
+    ) -> Result<(H, Vec<String>), ApiError> {
+        let (mut value, type_meta, warnings): (V, TypeMeta, _) = decode_validated(body, format, validation)?;
+        let expected = self.type_meta();
+        if !type_meta.api_version.is_empty() && type_meta.api_version != expected.api_version {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({})",
+                type_meta.api_version, expected.api_version
+            )));
+        }
+        if !type_meta.kind.is_empty() && type_meta.kind != expected.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({}) does not match the expected kind ({})",
+                type_meta.kind, expected.kind
+            )));
+        }
+        value.apply_defaults();
+        let hub = H::try_from(value).map_err(|e| ApiError::bad_request(format!("conversion failed: {e}")))?;
+        Ok((hub, warnings))
+    }
+
+    fn encode(&self, object: &H, format: Format) -> Result<Vec<u8>, ApiError> {
+        let value = V::try_from(object.clone()).map_err(conversion_error)?;
+        encode_object(&value, &self.type_meta(), format)
+    }
+
+    fn to_json_value(&self, object: &H) -> Result<serde_json::Value, ApiError> {
+        let value = V::try_from(object.clone()).map_err(conversion_error)?;
+        serde_json::to_value(&value).map_err(ApiError::internal)
+    }
+
+    fn schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<V>()
+    }
+}

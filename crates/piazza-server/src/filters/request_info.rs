@@ -1,0 +1,21 @@
+//! Parses the request's URL once into a [`RequestInfo`] request extension.
+
+use piazza_codec::Format;
+use piazza_core::ApiError;
+use piazza_core::request_info::RequestInfoFactory;
+
+use super::Next;
+use crate::body::{Request, Response};
+use crate::response::error_response;
+
+/// The filter function.
+pub async fn attach_request_info(factory: &RequestInfoFactory, mut request: Request, next: Next) -> Response {
+    let info = factory.parse(request.method().as_str(), request.uri().path(), request.uri().query());
+    match info {
+        Ok(info) => {
+            request.extensions_mut().insert(info);
+            next.run(request).await
+        }
+        Err(e) => error_response(&ApiError::bad_request(e.to_string()), Format::Json),
+    }
+}

@@ -1,0 +1,97 @@
+//! Legacy discovery: `/api`, `/apis`, `/apis/<group>`, `/apis/<group>/<version>`.
+
+use base64::Engine;
+use piazza_core::Scope;
+use piazza_core::meta::{
+    APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
+};
+use piazza_registry::ResourceDescriptor;
+use sha2::{Digest, Sha256};
+
+use crate::api_set::{ApiGroup, ApiSet};
+
+/// `storageVersionHash`: the first 8 bytes of SHA-256 of `group/version/kind` of the
+/// storage version, base64-encoded, as upstream computes it.
+pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
+    let digest = Sha256::digest(format!("{group}/{version}/{kind}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..8])
+}
+
+/// `/api`: this server serves no legacy core group.
+pub fn core_versions() -> APIVersions {
+    APIVersions { versions: Vec::new(), server_address_by_client_cidrs: Vec::new() }
+}
+
+fn group_versions(group: &ApiGroup) -> Vec<GroupVersionForDiscovery> {
+    group
+        .versions
+        .iter()
+        .map(|v| GroupVersionForDiscovery {
+            group_version: format!("{}/{v}", group.name),
+            version: v.clone(),
+        })
+        .collect()
+}
+
+/// `/apis/<group>`.
+pub fn api_group(group: &ApiGroup) -> APIGroup {
+    let versions = group_versions(group);
+    APIGroup {
+        name: group.name.clone(),
+        preferred_version: versions.first().cloned(),
+        versions,
+        server_address_by_client_cidrs: None,
+    }
+}
+
+/// `/apis`.
+pub fn api_group_list(apis: &ApiSet) -> APIGroupList {
+    APIGroupList { groups: apis.groups().iter().map(api_group).collect() }
+}
+
+/// One resource's discovery entry.
+pub fn api_resource(d: &ResourceDescriptor) -> APIResource {
+    APIResource {
+        name: d.plural.to_owned(),
+        singular_name: d.singular.to_owned(),
+        namespaced: d.scope == Scope::Namespaced,
+        kind: d.kind.to_owned(),
+        verbs: d.verbs.iter().map(|v| (*v).to_owned()).collect(),
+        short_names: (!d.short_names.is_empty())
+            .then(|| d.short_names.iter().map(|s| (*s).to_owned()).collect()),
+        categories: (!d.categories.is_empty())
+            .then(|| d.categories.iter().map(|s| (*s).to_owned()).collect()),
+        storage_version_hash: Some(storage_version_hash(d.group, d.storage_version(), d.kind)),
+        group: None,
+        version: None,
+    }
+}
+
+/// `/apis/<group>/<version>`.
+pub fn api_resource_list(apis: &ApiSet, group: &str, version: &str) -> APIResourceList {
+    APIResourceList {
+        group_version: format!("{group}/{version}"),
+        resources: apis.resources_in(group, version).map(|r| api_resource(r.descriptor())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_version_hash_is_stable() {
+        // Fixed value: a change here would make clients think the storage version moved.
+        let h = storage_version_hash("restaurant.programming-kubernetes.info", "v1beta1", "Pizza");
+        assert_eq!(h.len(), 12);
+        assert_eq!(h, storage_version_hash("restaurant.programming-kubernetes.info", "v1beta1", "Pizza"));
+        assert_ne!(h, storage_version_hash("restaurant.programming-kubernetes.info", "v1alpha1", "Pizza"));
+    }
+
+    #[test]
+    fn empty_core_group() {
+        let json = serde_json::to_value(core_versions()).unwrap();
+        assert_eq!(json["kind"], "APIVersions");
+        assert_eq!(json["versions"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,8 @@
+//! Endpoint handlers: discovery, OpenAPI, health, version and resources.
+
+pub mod aggregated_discovery;
+pub mod discovery;
+pub mod health;
+pub mod openapi;
+pub mod resource;
+pub mod version;

@@ -1,0 +1,143 @@
+//! The resource handler: routes a parsed resource request to its [`RestResource`] and
+//! verb, negotiates formats, reads the (limited) body and encodes the answer.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use piazza_codec::{Format, negotiate_request_format, negotiate_response_format};
+use piazza_core::request_info::RequestInfo;
+use piazza_core::{ApiError, StatusReason, UserInfo};
+use piazza_registry::{PatchType, Query, RestContext, RestResource};
+
+use crate::api_set::ApiSet;
+use crate::body::{Request, Response, streaming};
+use crate::filters::body_limit::{BodyLimit, DEFAULT_MAX_BODY_BYTES, read_body};
+use crate::response::{bytes_response, error_response};
+use crate::shutdown::Shutdown;
+
+/// The 404 for paths that name no served resource.
+pub fn not_found() -> ApiError {
+    ApiError::new(404, StatusReason::NotFound, "the server could not find the requested resource")
+}
+
+/// Finds the resource a request names, checking scope and subresource.
+pub fn resolve<'a>(apis: &'a ApiSet, info: &RequestInfo) -> Result<&'a Arc<dyn RestResource>, ApiError> {
+    if info.api_prefix != "apis" || info.api_group.is_empty() {
+        return Err(not_found());
+    }
+    let resource = apis.find(&info.api_group, &info.api_version, &info.resource).ok_or_else(not_found)?;
+    let d = resource.descriptor();
+    if !info.subresource.is_empty() {
+        return Err(not_found());
+    }
+    let has_namespace = !info.namespace.is_empty();
+    if !d.namespaced() && has_namespace {
+        return Err(not_found());
+    }
+    let collection_read = matches!(info.verb.as_str(), "list" | "watch");
+    if d.namespaced() && !has_namespace && !collection_read {
+        return Err(not_found());
+    }
+    Ok(resource)
+}
+
+/// Serves one resource request.
+pub async fn serve(apis: &ApiSet, shutdown: &Shutdown, request: Request) -> Response {
+    let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Errors are reported in the client's preferred format when it has one we can produce.
+    let error_format = negotiate_response_format(accept.as_deref(), false).unwrap_or(Format::Json);
+    match dispatch(apis, shutdown, request, accept.as_deref()).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e, error_format),
+    }
+}
+
+async fn dispatch(
+    apis: &ApiSet,
+    shutdown: &Shutdown,
+    request: Request,
+    accept: Option<&str>,
+) -> Result<Response, ApiError> {
+    let info = request
+        .extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("request info missing"))?;
+    let resource = resolve(apis, &info)?;
+    let d = resource.descriptor();
+    if !d.allows(&info.verb) {
+        return Err(ApiError::method_not_allowed(request.method().as_str(), &d.group_resource()));
+    }
+    let streaming_response = info.verb == "watch";
+    let format = negotiate_response_format(accept, streaming_response)?;
+    let ctx = RestContext {
+        version: info.api_version.clone(),
+        namespace: (!info.namespace.is_empty()).then(|| info.namespace.clone()),
+        name: (!info.name.is_empty()).then(|| info.name.clone()),
+        format,
+        user: request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous),
+        query: Query::parse(request.uri().query())?,
+    };
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let limit = request.extensions().get::<BodyLimit>().copied().unwrap_or(BodyLimit(DEFAULT_MAX_BODY_BYTES));
+    let body = request.into_body();
+    let encoded = match info.verb.as_str() {
+        "get" => resource.get(&ctx).await?,
+        "list" => resource.list(&ctx).await?,
+        "watch" => {
+            let frames = resource.watch(&ctx).await?;
+            let frames = frames.take_until(shutdown.clone().wait());
+            let mut response = Response::new(streaming(frames));
+            response.headers_mut().insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            return Ok(response);
+        }
+        "patch" => {
+            let patch_type = PatchType::from_content_type(content_type.as_deref())?;
+            let bytes = read_body(body, limit).await?;
+            resource.patch(&ctx, &bytes, patch_type).await?
+        }
+        verb @ ("create" | "update" | "delete" | "deletecollection") => {
+            let body_format = negotiate_request_format(content_type.as_deref())?;
+            let bytes = read_body(body, limit).await?;
+            match verb {
+                "create" => resource.create(&ctx, &bytes, body_format).await?,
+                "update" => resource.update(&ctx, &bytes, body_format).await?,
+                "delete" => resource.delete(&ctx, &bytes, body_format).await?,
+                _ => resource.delete_collection(&ctx, &bytes, body_format).await?,
+            }
+        }
+        _ => return Err(ApiError::method_not_allowed(&info.verb.to_uppercase(), &d.group_resource())),
+    };
+    let mut response = bytes_response(encoded.status, encoded.format.content_type(), encoded.body);
+    for warning in &encoded.warnings {
+        if let Ok(value) = http::HeaderValue::from_str(&warning_header(warning)) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    Ok(response)
+}
+
+/// A `Warning` header value in the form Kubernetes uses: `299 - "<text>"`.
+pub fn warning_header(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("299 - \"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warning_headers_escape_quotes() {
+        assert_eq!(warning_header("unknown field \"spec.x\""), "299 - \"unknown field \\\"spec.x\\\"\"");
+        assert_eq!(warning_header("a\nb"), "299 - \"ab\"");
+    }
+}

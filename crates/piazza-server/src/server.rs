@@ -1,0 +1,181 @@
+//! Assembling and running a server: options + resources → TLS, chain, router → serve.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use piazza_registry::RestResource;
+use piazza_storage::Storage;
+use piazza_tls::{
+    CertificateAuthority, ClientAuthRoots, DEFAULT_RELOAD_INTERVAL, ServerTls, ServingCertSource,
+    StandalonePki,
+};
+use tokio::net::TcpListener;
+
+use crate::api_set::ApiSet;
+use crate::chain::{ChainConfig, build_handler_chain};
+use crate::filters::authentication::{Authentication, Authenticator, X509Authenticator};
+use crate::filters::authorization::{AlwaysAllowPaths, Authorizer, PrivilegedGroups};
+use crate::handlers::health::{HealthCheck, HealthEndpoint, Ping, ShutdownCheck, StorageCheck};
+use crate::handlers::openapi;
+use crate::options::ServerOptions;
+use crate::router::RouterState;
+use crate::shutdown::{Shutdown, ShutdownTrigger};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Certificates could not be loaded or generated.
+    #[error("TLS setup failed: {0}")]
+    Tls(#[source] piazza_tls::TlsError),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Paths that need neither authentication nor authorization.
+pub fn health_paths() -> Vec<String> {
+    ["/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// What standalone mode generated, for printing to the user.
+#[derive(Clone, Debug)]
+pub struct StandaloneInfo {
+    /// The kubeconfig path.
+    pub kubeconfig: std::path::PathBuf,
+}
+
+/// A server ready to run.
+pub struct Server {
+    listener: TcpListener,
+    tls: ServerTls,
+    state: Arc<RouterState>,
+    chain: ChainConfig,
+    shutdown: Shutdown,
+    trigger: ShutdownTrigger,
+    standalone: Option<StandaloneInfo>,
+}
+
+impl Server {
+    /// Prepares TLS (generating a standalone PKI when no certificate is given), binds the
+    /// port, and builds the chain and router for `resources` on `storage`.
+    pub async fn bind(
+        options: &ServerOptions,
+        storage: Arc<dyn Storage>,
+        resources: Vec<Arc<dyn RestResource>>,
+    ) -> Result<Server, ServerError> {
+        let addr = SocketAddr::new(options.bind_address, options.secure_port);
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(options.secure_port);
+
+        let (serving, mut client_ca, standalone) =
+            match (&options.tls_cert_file, &options.tls_private_key_file) {
+                (Some(cert), Some(key)) => (ServingCertSource::new(cert.clone(), key.clone()), None, None),
+                _ => {
+                    let pki =
+                        StandalonePki::load_or_generate(&options.cert_dir()).map_err(ServerError::Tls)?;
+                    let kubeconfig = options.kubeconfig_path();
+                    piazza_tls::write_kubeconfig(
+                        &kubeconfig,
+                        &pki.kubeconfig_spec(format!("https://127.0.0.1:{port}")),
+                    )
+                    .map_err(ServerError::Tls)?;
+                    let ca = pki.client_ca().map_err(ServerError::Tls)?;
+                    (pki.serving_cert_source(), Some(ca), Some(StandaloneInfo { kubeconfig }))
+                }
+            };
+        if let Some(path) = &options.client_ca_file {
+            client_ca = Some(CertificateAuthority::from_file(path.clone()).map_err(ServerError::Tls)?);
+        }
+        let roots = client_ca.iter().cloned().fold(ClientAuthRoots::none(), ClientAuthRoots::with);
+        let tls = ServerTls::new(serving, roots).map_err(ServerError::Tls)?;
+
+        let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
+        if let Some(ca) = client_ca {
+            authenticators.push(Arc::new(X509Authenticator::new(ca)));
+        }
+        let authorizers: Vec<Arc<dyn Authorizer>> =
+            vec![Arc::new(AlwaysAllowPaths(health_paths())), Arc::new(PrivilegedGroups::default())];
+        let chain = ChainConfig {
+            authentication: Authentication {
+                authenticators,
+                anonymous: false,
+                unauthenticated_paths: Arc::new(health_paths()),
+            },
+            authorizers: Arc::new(authorizers),
+            request_timeout: Duration::from_secs(options.request_timeout_seconds),
+            max_body_bytes: options.max_request_body_bytes,
+        };
+
+        let (shutdown, trigger) = Shutdown::new();
+        let apis = ApiSet::new(resources);
+        let openapi = openapi::build(&apis);
+        let ping: Arc<dyn HealthCheck> = Arc::new(Ping);
+        let storage_check: Arc<dyn HealthCheck> = Arc::new(StorageCheck(storage));
+        let health = vec![
+            HealthEndpoint { name: "healthz", checks: vec![ping.clone(), storage_check.clone()] },
+            HealthEndpoint { name: "livez", checks: vec![ping.clone()] },
+            HealthEndpoint {
+                name: "readyz",
+                checks: vec![ping, storage_check, Arc::new(ShutdownCheck(shutdown.receiver()))],
+            },
+        ];
+        let state = Arc::new(RouterState { apis, openapi, health, shutdown: shutdown.clone() });
+        Ok(Server { listener, tls, state, chain, shutdown, trigger, standalone })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Standalone-mode details, when certificates were generated.
+    pub fn standalone(&self) -> Option<&StandaloneInfo> {
+        self.standalone.as_ref()
+    }
+
+    /// Serves until `stop` resolves, then shuts down gracefully: `/readyz` fails, new
+    /// connections are refused, watches end, and in-flight requests drain.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let Server { listener, tls, state, chain, shutdown, trigger, .. } = self;
+        let _reloader = tls.spawn_reloader(DEFAULT_RELOAD_INTERVAL);
+        let service = build_handler_chain(chain, state);
+        let serving = tokio::spawn(crate::serve::serve(listener, tls, service, shutdown));
+        stop.await;
+        tracing::info!("shutdown requested");
+        trigger.trigger();
+        let _ = serving.await;
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,7 @@
+//! The `restaurant.programming-kubernetes.info` API group: one module per kind.
+
+pub mod pizza;
+pub mod topping;
+
+/// The API group.
+pub const GROUP: &str = "restaurant.programming-kubernetes.info";

@@ -1,0 +1,53 @@
+//! `Topping` (cluster-scoped, `v1alpha1`): a topping a pizza may name, with its cost.
+//! It has one version, so the served type is also the hub.
+
+use piazza::{FieldError, FieldErrors, FieldPath, Resource, Scope, Strategy, impl_object, meta::ObjectMeta};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A topping that pizzas may use.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Topping {
+    /// Standard object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The desired state of the topping.
+    #[serde(default)]
+    pub spec: ToppingSpec,
+}
+
+/// What a topping is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToppingSpec {
+    /// The cost of one portion of this topping, in dollars.
+    #[serde(default)]
+    pub cost: f64,
+}
+
+impl_object!(Topping);
+
+impl Resource for Topping {
+    const GROUP: &'static str = super::GROUP;
+    const VERSION: &'static str = "v1alpha1";
+    const KIND: &'static str = "Topping";
+    const PLURAL: &'static str = "toppings";
+    const SINGULAR: &'static str = "topping";
+    const SCOPE: Scope = Scope::Cluster;
+}
+
+/// Validation: the cost may not be negative.
+pub struct ToppingStrategy;
+
+impl Strategy<Topping> for ToppingStrategy {
+    fn validate(&self, topping: &Topping) -> FieldErrors {
+        let mut errs = FieldErrors::new();
+        if !topping.spec.cost.is_finite() || topping.spec.cost < 0.0 {
+            errs.push(FieldError::invalid(
+                FieldPath::new("spec").child("cost"),
+                topping.spec.cost,
+                "must be a non-negative number",
+            ));
+        }
+        errs
+    }
+}
