@@ -84,7 +84,7 @@ pub struct ApiError {
     /// The human message.
     pub message: String,
     /// Optional details (name, group, kind, causes).
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
     /// Seconds a client should wait before retrying, sent as `Retry-After`.
     pub retry_after_seconds: Option<u32>,
 }
@@ -115,7 +115,7 @@ impl ApiError {
     /// 404: `pizzas.g "x" not found`.
     pub fn not_found(resource: &GroupResource, name: &str) -> Self {
         Self {
-            details: Some(details(&resource.group, &resource.resource, name)),
+            details: Some(Box::new(details(&resource.group, &resource.resource, name))),
             ..Self::new(404, StatusReason::NotFound, format!("{resource} \"{name}\" not found"))
         }
     }
@@ -123,7 +123,7 @@ impl ApiError {
     /// 409: `pizzas.g "x" already exists`.
     pub fn already_exists(resource: &GroupResource, name: &str) -> Self {
         Self {
-            details: Some(details(&resource.group, &resource.resource, name)),
+            details: Some(Box::new(details(&resource.group, &resource.resource, name))),
             ..Self::new(409, StatusReason::AlreadyExists, format!("{resource} \"{name}\" already exists"))
         }
     }
@@ -140,7 +140,7 @@ impl ApiError {
     /// 409: `Operation cannot be fulfilled on pizzas.g "x": <reason>`.
     pub fn conflict(resource: &GroupResource, name: &str, reason: &str) -> Self {
         Self {
-            details: Some(details(&resource.group, &resource.resource, name)),
+            details: Some(Box::new(details(&resource.group, &resource.resource, name))),
             ..Self::new(
                 409,
                 StatusReason::Conflict,
@@ -162,7 +162,7 @@ impl ApiError {
         let mut d = details(&kind.group, &kind.kind, name);
         d.causes = Some(causes);
         Self {
-            details: Some(d),
+            details: Some(Box::new(d)),
             ..Self::new(422, StatusReason::Invalid, format!("{kind} \"{name}\" is invalid: {errors}"))
         }
     }
@@ -175,7 +175,7 @@ impl ApiError {
             format!("{resource} \"{name}\" is forbidden: {reason}")
         };
         Self {
-            details: Some(details(&resource.group, &resource.resource, name)),
+            details: Some(Box::new(details(&resource.group, &resource.resource, name))),
             ..Self::new(403, StatusReason::Forbidden, message)
         }
     }
@@ -251,7 +251,7 @@ impl ApiError {
             ..Default::default()
         };
         Self {
-            details: Some(d),
+            details: Some(Box::new(d)),
             retry_after_seconds: Some(1),
             ..Self::new(
                 504,
@@ -270,10 +270,10 @@ impl ApiError {
     pub fn too_many_requests(retry_after_seconds: u32) -> Self {
         Self {
             retry_after_seconds: Some(retry_after_seconds),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 retry_after_seconds: Some(retry_after_seconds as i32),
                 ..Default::default()
-            }),
+            })),
             ..Self::new(429, StatusReason::TooManyRequests, "Too many requests, please try again later.")
         }
     }
@@ -286,10 +286,10 @@ impl ApiError {
     /// 500: `Internal error occurred: <message>`.
     pub fn internal(message: impl fmt::Display) -> Self {
         Self {
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 causes: Some(vec![StatusCause { message: Some(message.to_string()), ..Default::default() }]),
                 ..Default::default()
-            }),
+            })),
             ..Self::new(500, StatusReason::InternalError, format!("Internal error occurred: {message}"))
         }
     }
@@ -298,7 +298,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code)),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             reason: Some(self.reason.as_str().to_owned()),
             status: Some("Failure".to_owned()),

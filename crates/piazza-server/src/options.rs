@@ -47,6 +47,11 @@ pub struct ServerOptions {
     #[arg(long, default_value_t = 60)]
     pub request_timeout_seconds: u64,
 
+    /// On SIGTERM, how long to keep serving with /readyz failing before refusing new
+    /// connections, so load balancers notice first.
+    #[arg(long, default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
+
     /// Maximum request body size in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_request_body_bytes: usize,

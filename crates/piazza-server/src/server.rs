@@ -63,6 +63,8 @@ pub struct Server {
     chain: ChainConfig,
     shutdown: Shutdown,
     trigger: ShutdownTrigger,
+    not_ready: ShutdownTrigger,
+    shutdown_delay: Duration,
     standalone: Option<StandaloneInfo>,
 }
 
@@ -118,6 +120,7 @@ impl Server {
         };
 
         let (shutdown, trigger) = Shutdown::new();
+        let (stopping, not_ready) = Shutdown::new();
         let apis = ApiSet::new(resources);
         let openapi = openapi::build(&apis);
         let ping: Arc<dyn HealthCheck> = Arc::new(Ping);
@@ -127,11 +130,12 @@ impl Server {
             HealthEndpoint { name: "livez", checks: vec![ping.clone()] },
             HealthEndpoint {
                 name: "readyz",
-                checks: vec![ping, storage_check, Arc::new(ShutdownCheck(shutdown.receiver()))],
+                checks: vec![ping, storage_check, Arc::new(ShutdownCheck(stopping.receiver()))],
             },
         ];
         let state = Arc::new(RouterState { apis, openapi, health, shutdown: shutdown.clone() });
-        Ok(Server { listener, tls, state, chain, shutdown, trigger, standalone })
+        let shutdown_delay = Duration::from_secs(options.shutdown_delay_seconds);
+        Ok(Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, standalone })
     }
 
     /// The bound address.
@@ -144,15 +148,18 @@ impl Server {
         self.standalone.as_ref()
     }
 
-    /// Serves until `stop` resolves, then shuts down gracefully: `/readyz` fails, new
-    /// connections are refused, watches end, and in-flight requests drain.
+    /// Serves until `stop` resolves, then shuts down gracefully: `/readyz` fails first
+    /// (and keeps failing for `--shutdown-delay-seconds` while requests are still served),
+    /// then new connections are refused, watches end, and in-flight requests drain.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
-        let Server { listener, tls, state, chain, shutdown, trigger, .. } = self;
+        let Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, .. } = self;
         let _reloader = tls.spawn_reloader(DEFAULT_RELOAD_INTERVAL);
         let service = build_handler_chain(chain, state);
         let serving = tokio::spawn(crate::serve::serve(listener, tls, service, shutdown));
         stop.await;
-        tracing::info!("shutdown requested");
+        tracing::info!("shutdown requested; /readyz now fails");
+        not_ready.trigger();
+        tokio::time::sleep(shutdown_delay).await;
         trigger.trigger();
         let _ = serving.await;
     }

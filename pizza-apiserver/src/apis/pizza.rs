@@ -17,14 +17,14 @@ pub struct Pizza {
     /// Object metadata.
     pub metadata: ObjectMeta,
     /// Toppings with quantities.
-    pub toppings: Vec<ToppingPortion>,
+    pub toppings: Vec<PizzaTopping>,
     /// The observed cost.
     pub cost: f64,
 }
 
 /// A topping and how many portions of it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ToppingPortion {
+pub struct PizzaTopping {
     /// The name of a Topping object.
     #[serde(default)]
     pub name: String,
@@ -99,7 +99,7 @@ pub mod v1beta1 {
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
-    pub use super::{PizzaStatus, ToppingPortion as PizzaTopping};
+    pub use super::{PizzaStatus, PizzaTopping};
 
     /// A pizza (v1beta1).
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -156,11 +156,11 @@ pub mod v1beta1 {
 impl From<v1alpha1::Pizza> for Pizza {
     /// Repeated names become one entry with a quantity, in order of first appearance.
     fn from(p: v1alpha1::Pizza) -> Self {
-        let mut toppings: Vec<ToppingPortion> = Vec::new();
+        let mut toppings: Vec<PizzaTopping> = Vec::new();
         for name in p.spec.toppings {
             match toppings.iter_mut().find(|t| t.name == name) {
                 Some(t) => t.quantity += 1,
-                None => toppings.push(ToppingPortion { name, quantity: 1 }),
+                None => toppings.push(PizzaTopping { name, quantity: 1 }),
             }
         }
         Pizza { metadata: p.metadata, toppings, cost: p.status.cost }
@@ -231,7 +231,7 @@ impl Strategy<Pizza> for PizzaStrategy {
 mod tests {
     use super::*;
     use piazza::Resource;
-    use proptest::prelude::*;
+    use proptest::prelude::{prop_assert_eq, proptest};
 
     fn alpha(toppings: &[&str]) -> v1alpha1::Pizza {
         v1alpha1::Pizza {
@@ -246,8 +246,8 @@ mod tests {
         assert_eq!(
             hub.toppings,
             vec![
-                ToppingPortion { name: "salami".into(), quantity: 2 },
-                ToppingPortion { name: "tomato".into(), quantity: 1 }
+                PizzaTopping { name: "salami".into(), quantity: 2 },
+                PizzaTopping { name: "tomato".into(), quantity: 1 }
             ]
         );
         let back = v1alpha1::Pizza::from(hub);
@@ -272,9 +272,9 @@ mod tests {
     fn validation_names_field_paths() {
         let pizza = Pizza {
             toppings: vec![
-                ToppingPortion { name: "salami".into(), quantity: -1 },
-                ToppingPortion { name: "".into(), quantity: 1 },
-                ToppingPortion { name: "salami".into(), quantity: 1 },
+                PizzaTopping { name: "salami".into(), quantity: -1 },
+                PizzaTopping { name: "".into(), quantity: 1 },
+                PizzaTopping { name: "salami".into(), quantity: 1 },
             ],
             ..Default::default()
         };
@@ -285,7 +285,7 @@ mod tests {
         );
     }
 
-    fn topping_name() -> impl Strategy<Value = String> {
+    fn topping_name() -> impl proptest::strategy::Strategy<Value = String> {
         "[a-z]{1,8}"
     }
 
@@ -316,7 +316,7 @@ mod tests {
         /// hub → v1alpha1 → hub is the identity for valid hubs (unique names, positive quantities).
         #[test]
         fn hub_round_trip_through_alpha(map in proptest::collection::btree_map(topping_name(), 1i64..20, 0..8)) {
-            let hub = Pizza { toppings: map.into_iter().map(|(name, quantity)| ToppingPortion { name, quantity }).collect(), ..Default::default() };
+            let hub = Pizza { toppings: map.into_iter().map(|(name, quantity)| PizzaTopping { name, quantity }).collect(), ..Default::default() };
             prop_assert_eq!(Pizza::from(v1alpha1::Pizza::from(hub.clone())), hub);
         }
     }

@@ -121,12 +121,12 @@ pub async fn authorize(
     let mut err =
         ApiError::new(403, piazza_core::StatusReason::Forbidden, forbidden_message(user, info, &reason));
     if info.is_resource_request {
-        err.details = Some(piazza_core::meta::StatusDetails {
+        err.details = Some(Box::new(piazza_core::meta::StatusDetails {
             name: (!info.name.is_empty()).then(|| info.name.clone()),
             group: Some(info.api_group.clone()),
             kind: Some(info.resource.clone()),
             ..Default::default()
-        });
+        }));
     }
     Err(err)
 }

@@ -82,9 +82,9 @@ impl HealthEndpoint {
         let pairs: Vec<(String, String)> = query
             .map(|q| {
                 q.split('&')
-                    .filter_map(|kv| {
+                    .map(|kv| {
                         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                        Some((k.to_owned(), v.to_owned()))
+                        (k.to_owned(), v.to_owned())
                     })
                     .collect()
             })
