@@ -2,7 +2,8 @@
 //!
 //! Group `restaurant.programming-kubernetes.info`, kinds `Pizza` (namespaced, `v1alpha1`
 //! and `v1beta1`) and `Topping` (cluster-scoped, `v1alpha1`), with defaulting, validation,
-//! conversion and the `PizzaToppings` admission plugin.
+//! conversion and the `PizzaToppings` admission plugin. The same stored Pizzas are also
+//! served as `menu.piazza.dev/v1` (cohabitation), at a lower group priority.
 
 pub mod admission;
 pub mod apis;
@@ -15,6 +16,7 @@ use piazza::{RestResource, Storage, Store};
 use crate::admission::PizzaToppings;
 use crate::apis::pizza::{Pizza, PizzaStrategy, v1alpha1, v1beta1};
 use crate::apis::topping::{Topping, ToppingStrategy};
+use crate::apis::{GROUP, menu};
 
 /// Builds the group's stores on `storage`.
 pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
@@ -28,5 +30,14 @@ pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>
         .strategy(PizzaStrategy)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
         .build()?;
-    Ok(vec![pizzas, toppings])
+    let menu_pizzas = Store::<Pizza>::builder(Arc::clone(pizzas.storage()))
+        .version::<menu::Pizza>()
+        .stored_as::<v1beta1::Pizza>()
+        .decodes::<v1alpha1::Pizza>()
+        .shares_storage_with(GROUP, "pizzas")
+        .strategy(PizzaStrategy)
+        .admission(PizzaToppings::new(Arc::clone(&toppings)))
+        .build()?;
+    // Registration order is group priority: the restaurant group first.
+    Ok(vec![pizzas, toppings, menu_pizzas])
 }

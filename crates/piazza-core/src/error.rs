@@ -190,12 +190,12 @@ impl ApiError {
         Self::new(401, StatusReason::Unauthorized, "Unauthorized")
     }
 
-    /// 405, with the upstream message.
-    pub fn method_not_allowed(method: &str, resource: &GroupResource) -> Self {
+    /// 405, with the upstream message for a method a route does not serve.
+    pub fn method_not_allowed() -> Self {
         Self::new(
             405,
             StatusReason::MethodNotAllowed,
-            format!("{method} is not supported on resources of kind \"{resource}\""),
+            "the server does not allow this method on the requested resource",
         )
     }
 

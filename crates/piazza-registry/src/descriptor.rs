@@ -1,6 +1,6 @@
 //! What the server needs to know about a served kind to route, discover and document it.
 
-use piazza_core::{GroupKind, GroupResource, Scope};
+use piazza_core::{GroupKind, GroupResource, GroupVersionKind, Scope};
 
 /// One served version of a kind.
 #[derive(Clone, Debug)]
@@ -32,6 +32,9 @@ pub struct ResourceDescriptor {
     pub versions: Vec<VersionDescriptor>,
     /// Verbs allowed on this resource, as discovery lists them.
     pub verbs: &'static [&'static str],
+    /// What objects are stored as (for `storageVersionHash`); it may belong to another
+    /// group when storage is shared.
+    pub storage_gvk: GroupVersionKind,
 }
 
 /// The verbs a full read-write resource supports.
@@ -57,11 +60,6 @@ impl ResourceDescriptor {
     /// True for namespaced kinds.
     pub fn namespaced(&self) -> bool {
         self.scope == Scope::Namespaced
-    }
-
-    /// The storage version.
-    pub fn storage_version(&self) -> &'static str {
-        self.versions.iter().find(|v| v.storage).map(|v| v.name).unwrap_or(self.versions[0].name)
     }
 
     /// True if the verb is allowed.

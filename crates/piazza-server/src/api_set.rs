@@ -43,11 +43,13 @@ impl ApiSet {
         for group in &mut groups {
             group.versions.sort_by(|a, b| compare_versions(a, b));
         }
-        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        // Groups keep the order their first resource was registered in: that order is the
+        // group priority (kube-aggregator's groupPriorityMinimum), which clients such as
+        // kubectl use to pick a group when two serve the same resource name.
         Self { resources, groups }
     }
 
-    /// The groups, sorted by name.
+    /// The groups, highest priority first.
     pub fn groups(&self) -> &[ApiGroup] {
         &self.groups
     }

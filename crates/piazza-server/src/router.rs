@@ -29,15 +29,8 @@ pub struct RouterState {
     pub shutdown: Shutdown,
 }
 
-fn method_not_allowed(method: &Method) -> Response {
-    error_response(
-        &ApiError::new(
-            405,
-            piazza_core::StatusReason::MethodNotAllowed,
-            format!("{method} is not allowed on this path"),
-        ),
-        Format::Json,
-    )
+fn method_not_allowed() -> Response {
+    error_response(&ApiError::method_not_allowed(), Format::Json)
 }
 
 /// Routes one request.
@@ -46,7 +39,7 @@ pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     if let Some(endpoint) = state.health.iter().find(|e| e.name == first) {
         if request.method() != Method::GET && request.method() != Method::HEAD {
-            return method_not_allowed(request.method());
+            return method_not_allowed();
         }
         let sub = &path[1 + first.len()..];
         return endpoint.serve(sub, request.uri().query()).await;
@@ -57,7 +50,7 @@ pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return match discovery_like(&path) {
-            true => method_not_allowed(request.method()),
+            true => method_not_allowed(),
             false => error_response(&resource::not_found(), Format::Json),
         };
     }

@@ -1,5 +1,6 @@
 //! The `restaurant.programming-kubernetes.info` API group: one module per kind.
 
+pub mod menu;
 pub mod pizza;
 pub mod topping;
 

@@ -3,7 +3,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use piazza_core::{Object, Resource};
+use piazza_core::{GroupVersionKind, Object, Resource};
 use piazza_storage::Storage;
 
 use super::Store;
@@ -51,6 +51,9 @@ pub struct StoreBuilder<H> {
     names: Option<Names>,
     versions: Vec<Arc<dyn VersionCodec<H>>>,
     storage_version: Option<usize>,
+    extra_codecs: Vec<Arc<dyn VersionCodec<H>>>,
+    stored_as: Option<Arc<dyn VersionCodec<H>>>,
+    shared_storage: Option<(&'static str, &'static str)>,
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
     key_prefix: String,
@@ -64,6 +67,9 @@ impl<H: Object> StoreBuilder<H> {
             names: None,
             versions: Vec::new(),
             storage_version: None,
+            extra_codecs: Vec::new(),
+            stored_as: None,
+            shared_storage: None,
             strategy: Arc::new(()),
             admission: Vec::new(),
             key_prefix: "/registry".to_owned(),
@@ -124,6 +130,43 @@ impl<H: Object> StoreBuilder<H> {
         this
     }
 
+    /// Reads objects stored as `V` without serving `V` (an old storage version, or another
+    /// group's version of the same data).
+    pub fn decodes<V>(mut self) -> Self
+    where
+        V: Resource + TryFrom<H>,
+        H: TryFrom<V>,
+        <V as TryFrom<H>>::Error: Display,
+        <H as TryFrom<V>>::Error: Display,
+    {
+        self.extra_codecs.push(Arc::new(TypedVersion::<V>::new()));
+        self
+    }
+
+    /// Stores objects as `V`, which need not be served here. With
+    /// [`shares_storage_with`](Self::shares_storage_with) this is how a second group serves
+    /// the same stored objects (cohabitation): both stores write the same storage version
+    /// under the same keys.
+    pub fn stored_as<V>(mut self) -> Self
+    where
+        V: Resource + TryFrom<H>,
+        H: TryFrom<V>,
+        <V as TryFrom<H>>::Error: Display,
+        <H as TryFrom<V>>::Error: Display,
+    {
+        let codec: Arc<dyn VersionCodec<H>> = Arc::new(TypedVersion::<V>::new());
+        self.extra_codecs.push(Arc::clone(&codec));
+        self.stored_as = Some(codec);
+        self
+    }
+
+    /// Keeps objects under another resource's keys (`/<prefix>/<group>/<resource>/…`)
+    /// instead of this one's, so two served resources share storage.
+    pub fn shares_storage_with(mut self, group: &'static str, resource: &'static str) -> Self {
+        self.shared_storage = Some((group, resource));
+        self
+    }
+
     /// Sets the validation and write-preparation strategy.
     pub fn strategy(mut self, strategy: impl Strategy<H>) -> Self {
         self.strategy = Arc::new(strategy);
@@ -151,7 +194,18 @@ impl<H: Object> StoreBuilder<H> {
             return Err(err);
         }
         let names = self.names.ok_or(BuildError::NoVersions)?;
-        let storage_version = self.storage_version.unwrap_or(0);
+        let storage_index = match (&self.stored_as, self.storage_version) {
+            (Some(_), _) => None,
+            (None, index) => Some(index.unwrap_or(0)),
+        };
+        let storage_codec = match (&self.stored_as, storage_index) {
+            (Some(codec), _) => Arc::clone(codec),
+            (None, Some(i)) => Arc::clone(&self.versions[i]),
+            (None, None) => return Err(BuildError::NoVersions),
+        };
+        let storage_type = storage_codec.type_meta();
+        let (storage_group, storage_version) =
+            storage_type.api_version.rsplit_once('/').unwrap_or(("", storage_type.api_version.as_str()));
         let descriptor = ResourceDescriptor {
             group: names.group,
             kind: names.kind,
@@ -164,15 +218,20 @@ impl<H: Object> StoreBuilder<H> {
                 .versions
                 .iter()
                 .enumerate()
-                .map(|(i, v)| VersionDescriptor { name: v.version(), storage: i == storage_version })
+                .map(|(i, v)| VersionDescriptor { name: v.version(), storage: Some(i) == storage_index })
                 .collect(),
             verbs: ALL_VERBS,
+            storage_gvk: GroupVersionKind::new(storage_group, storage_version, storage_type.kind.clone()),
         };
-        let keys = KeyLayout::new(&self.key_prefix, names.group, names.plural, descriptor.namespaced());
+        let (key_group, key_resource) = self.shared_storage.unwrap_or((names.group, names.plural));
+        let keys = KeyLayout::new(&self.key_prefix, key_group, key_resource, descriptor.namespaced());
+        let mut codecs = self.versions.clone();
+        codecs.extend(self.extra_codecs);
         Ok(Arc::new(Store {
             descriptor,
             versions: self.versions,
-            storage_version,
+            codecs,
+            storage_codec,
             storage: self.storage,
             strategy: self.strategy,
             admission: self.admission,

@@ -34,7 +34,10 @@ use crate::version::VersionCodec;
 pub struct Store<H> {
     descriptor: ResourceDescriptor,
     versions: Vec<Arc<dyn VersionCodec<H>>>,
-    storage_version: usize,
+    /// Every codec that may appear in storage: the served versions, then any versions
+    /// registered only for reading or storing (cohabitation, old storage versions).
+    codecs: Vec<Arc<dyn VersionCodec<H>>>,
+    storage_codec: Arc<dyn VersionCodec<H>>,
     storage: Arc<dyn Storage>,
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
@@ -74,7 +77,7 @@ impl<H: Object> Store<H> {
     }
 
     fn storage_codec(&self) -> &Arc<dyn VersionCodec<H>> {
-        &self.versions[self.storage_version]
+        &self.storage_codec
     }
 
     /// Encodes an object in the storage version, without its resourceVersion.
@@ -87,7 +90,7 @@ impl<H: Object> Store<H> {
     /// Decodes a stored object, whatever version it was written in, and sets its
     /// resourceVersion from the storage revision.
     fn decode_stored(&self, kv: &KeyValue) -> Result<H, ApiError> {
-        decode_stored(&self.versions, kv)
+        decode_stored(&self.codecs, kv)
     }
 
     fn storage_error(&self, err: piazza_storage::StorageError, name: &str) -> ApiError {
@@ -100,13 +103,13 @@ impl<H: Object> Store<H> {
     }
 }
 
-/// Decodes a stored object with whichever served version it was written in, and sets its
-/// resourceVersion from the storage revision.
-fn decode_stored<H: Object>(versions: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Result<H, ApiError> {
+/// Decodes a stored object with whichever known version (by full `apiVersion`) it was
+/// written in, and sets its resourceVersion from the storage revision.
+fn decode_stored<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Result<H, ApiError> {
     let type_meta: TypeMeta = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("stored object at {} is corrupt: {e}", kv.key)))?;
-    let version = type_meta.api_version.rsplit('/').next().unwrap_or_default();
-    let codec = versions.iter().find(|v| v.version() == version).ok_or_else(|| {
+    let version = type_meta.api_version.as_str();
+    let codec = codecs.iter().find(|c| c.type_meta().api_version == version).ok_or_else(|| {
         ApiError::internal(format!("stored object at {} has unserved version {version:?}", kv.key))
     })?;
     let (mut object, _) = codec.decode(&kv.value, Format::Json, FieldValidation::Ignore)?;

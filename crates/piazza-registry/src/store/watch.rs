@@ -109,10 +109,10 @@ impl<H: Object> Store<H> {
             }
             Err(e) => return Err(self.storage_error(e, "")),
         };
-        let versions = self.versions.clone();
+        let codecs = self.codecs.clone();
         let live = live
             .map(move |item| match item {
-                Ok(event) => match super::decode_stored(&versions, &event.kv) {
+                Ok(event) => match super::decode_stored(&codecs, &event.kv) {
                     Ok(object) => match event.event_type {
                         EventType::Added => HubWatchEvent::Added(object),
                         EventType::Modified => HubWatchEvent::Modified(object),

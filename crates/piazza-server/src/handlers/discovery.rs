@@ -61,7 +61,11 @@ pub fn api_resource(d: &ResourceDescriptor) -> APIResource {
             .then(|| d.short_names.iter().map(|s| (*s).to_owned()).collect()),
         categories: (!d.categories.is_empty())
             .then(|| d.categories.iter().map(|s| (*s).to_owned()).collect()),
-        storage_version_hash: Some(storage_version_hash(d.group, d.storage_version(), d.kind)),
+        storage_version_hash: Some(storage_version_hash(
+            &d.storage_gvk.group,
+            &d.storage_gvk.version,
+            &d.storage_gvk.kind,
+        )),
         group: None,
         version: None,
     }

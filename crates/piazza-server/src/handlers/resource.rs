@@ -67,7 +67,13 @@ async fn dispatch(
     let resource = resolve(apis, &info)?;
     let d = resource.descriptor();
     if !d.allows(&info.verb) {
-        return Err(ApiError::method_not_allowed(request.method().as_str(), &d.group_resource()));
+        return Err(ApiError::method_not_allowed());
+    }
+    // Verbs that address one object need a name in the URL, and create must not have one;
+    // upstream has no such routes and answers 405.
+    let needs_name = matches!(info.verb.as_str(), "update" | "patch" | "delete");
+    if (needs_name && info.name.is_empty()) || (info.verb == "create" && !info.name.is_empty()) {
+        return Err(ApiError::method_not_allowed());
     }
     let streaming_response = info.verb == "watch";
     let format = negotiate_response_format(accept, streaming_response)?;
@@ -107,7 +113,7 @@ async fn dispatch(
                 _ => resource.delete_collection(&ctx, &bytes, body_format).await?,
             }
         }
-        _ => return Err(ApiError::method_not_allowed(&info.verb.to_uppercase(), &d.group_resource())),
+        _ => return Err(ApiError::method_not_allowed()),
     };
     let mut response = bytes_response(encoded.status, encoded.format.content_type(), encoded.body);
     for warning in &encoded.warnings {
