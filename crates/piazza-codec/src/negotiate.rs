@@ -36,11 +36,11 @@ pub const SUPPORTED_STREAM_TYPES: &[&str] = &[JSON];
 pub fn negotiate_request_format(content_type: Option<&str>) -> Result<Format, ApiError> {
     let Some(raw) = content_type.filter(|c| !c.trim().is_empty()) else { return Ok(Format::Json) };
     let media =
-        MediaType::parse(raw).map_err(|_| ApiError::unsupported_media_type(raw, SUPPORTED_REQUEST_TYPES))?;
+        MediaType::parse(raw).map_err(|_| ApiError::unsupported_media_type(SUPPORTED_REQUEST_TYPES))?;
     match media.essence().as_str() {
         JSON => Ok(Format::Json),
         YAML => Ok(Format::Yaml),
-        _ => Err(ApiError::unsupported_media_type(raw, SUPPORTED_REQUEST_TYPES)),
+        _ => Err(ApiError::unsupported_media_type(SUPPORTED_REQUEST_TYPES)),
     }
 }
 

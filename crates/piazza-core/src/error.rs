@@ -209,12 +209,12 @@ impl ApiError {
     }
 
     /// 415: the request body's media type is unknown.
-    pub fn unsupported_media_type(content_type: &str, supported: &[&str]) -> Self {
+    pub fn unsupported_media_type(supported: &[&str]) -> Self {
         Self::new(
             415,
             StatusReason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format ({content_type}) - accepted media types include: {}",
+                "the body of the request was in an unknown format - accepted media types include: {}",
                 supported.join(", ")
             ),
         )
@@ -225,7 +225,7 @@ impl ApiError {
         Self::new(
             413,
             StatusReason::RequestEntityTooLarge,
-            format!("the server has received a request that is too large; limit is {limit} bytes"),
+            format!("Request entity too large: limit is {limit}"),
         )
     }
 
@@ -256,7 +256,7 @@ impl ApiError {
             ..Self::new(
                 504,
                 StatusReason::Timeout,
-                format!("Too large resource version: {requested}, current: {current}"),
+                format!("Timeout: Too large resource version: {requested}, current: {current}"),
             )
         }
     }

@@ -172,6 +172,11 @@ fn render_value(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => format!("{s:?}"),
         serde_json::Value::Null => "null".to_owned(),
+        // Go's %v prints whole floats without a fraction (-1, not -1.0).
+        serde_json::Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -239,6 +244,10 @@ mod tests {
         let dup =
             FieldError::duplicate(FieldPath::new("spec").child("toppings").index(2).child("name"), "salami");
         assert_eq!(dup.to_string(), "spec.toppings[2].name: Duplicate value: \"salami\"");
+        let float = FieldError::invalid(FieldPath::new("spec").child("cost"), -1.0, "must be positive");
+        assert_eq!(float.to_string(), "spec.cost: Invalid value: -1: must be positive");
+        let frac = FieldError::invalid(FieldPath::new("spec").child("cost"), 1.5, "x");
+        assert_eq!(frac.to_string(), "spec.cost: Invalid value: 1.5: x");
         let req = FieldError::required(
             FieldPath::new("metadata").child("name"),
             "name or generateName is required",

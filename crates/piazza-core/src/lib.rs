@@ -14,6 +14,7 @@ pub mod field;
 pub mod gvk;
 pub mod request_info;
 pub mod resource;
+pub mod selector;
 pub mod user;
 
 pub use error::{ApiError, StatusReason};

@@ -2,7 +2,7 @@
 //! Unknown parameters are ignored, as upstream does; malformed known ones are a 400.
 
 use piazza_codec::FieldValidation;
-use piazza_core::ApiError;
+use piazza_core::{ApiError, FieldError, FieldPath, GroupKind};
 use piazza_storage::ReadRevision;
 
 /// The most bytes of query string read.
@@ -154,22 +154,38 @@ pub fn parse_resource_version(rv: &str) -> Result<u64, ApiError> {
     rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
 }
 
+/// A 422 for invalid list options, in upstream's shape (`ListOptions.meta.k8s.io "" is invalid: …`).
+pub fn list_options_invalid(error: FieldError) -> ApiError {
+    ApiError::invalid(&GroupKind::new("meta.k8s.io", "ListOptions"), "", &[error].into_iter().collect())
+}
+
 impl ListParams {
+    /// The storage read revision for a GET: GetOptions has no `resourceVersionMatch`, so a
+    /// resourceVersion means "not older than", "0" means any, and none means latest.
+    pub fn get_revision(&self) -> Result<ReadRevision, ApiError> {
+        match self.resource_version.as_deref() {
+            None => Ok(ReadRevision::Latest),
+            Some(rv) => Ok(ReadRevision::NotOlderThan(parse_resource_version(rv)?)),
+        }
+    }
+
     /// The storage read revision these options ask for (for get and list without continue).
     pub fn read_revision(&self) -> Result<ReadRevision, ApiError> {
         let Some(rv) = self.resource_version.as_deref() else {
             if self.resource_version_match.is_some() {
-                return Err(ApiError::bad_request(
+                return Err(list_options_invalid(FieldError::forbidden(
+                    FieldPath::new("resourceVersionMatch"),
                     "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                ));
+                )));
             }
             return Ok(ReadRevision::Latest);
         };
         let rv = parse_resource_version(rv)?;
         match self.resource_version_match {
-            Some(ResourceVersionMatch::Exact) if rv == 0 => Err(ApiError::bad_request(
+            Some(ResourceVersionMatch::Exact) if rv == 0 => Err(list_options_invalid(FieldError::forbidden(
+                FieldPath::new("resourceVersionMatch"),
                 "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-            )),
+            ))),
             Some(ResourceVersionMatch::Exact) => Ok(ReadRevision::Exact(rv)),
             Some(ResourceVersionMatch::NotOlderThan) | None => Ok(ReadRevision::NotOlderThan(rv)),
         }

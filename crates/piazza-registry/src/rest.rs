@@ -209,7 +209,7 @@ impl<H: Object> RestResource for Store<H> {
     async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
-        let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.read_revision()?).await?;
+        let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.get_revision()?).await?;
         self.encode_one(codec, &object, 200, ctx.format)
     }
 

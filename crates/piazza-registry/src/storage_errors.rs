@@ -16,7 +16,7 @@ pub fn api_error(err: StorageError, resource: &GroupResource, name: &str) -> Api
             ApiError::resource_version_too_large(requested, current)
         }
         StorageError::InvalidContinue { reason } => {
-            ApiError::bad_request(format!("continue key is not valid: {reason}"))
+            ApiError::bad_request(format!("invalid continue token: {reason}"))
         }
         other => ApiError::internal(other),
     }

@@ -41,6 +41,7 @@
 //! prefix that ends in `/`; [`Storage::watch`] takes either such a prefix or an exact key, and
 //! never crosses a segment boundary (see [`in_watch_scope`]).
 
+pub mod cache;
 mod continue_token;
 pub mod embedded;
 mod error;

@@ -32,7 +32,7 @@ impl PatchType {
         match essence.as_str() {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
-            _ => Err(ApiError::unsupported_media_type(raw, Self::SUPPORTED)),
+            _ => Err(ApiError::unsupported_media_type(Self::SUPPORTED)),
         }
     }
 }

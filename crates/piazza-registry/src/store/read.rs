@@ -5,6 +5,7 @@ use piazza_storage::{ListOptions, ReadRevision, decode_continue, encode_continue
 
 use super::Store;
 use crate::params::ListParams;
+use crate::selection::Selection;
 
 /// One page of a list, in the hub type.
 #[derive(Debug)]
@@ -35,7 +36,12 @@ impl<H: Object> Store<H> {
     /// Lists a collection (one namespace, or all when `namespace` is `None`).
     pub async fn list(&self, namespace: Option<&str>, params: &ListParams) -> Result<ListPage<H>, ApiError> {
         let prefix = self.keys.collection(self.scoped(namespace));
-        let mut options = ListOptions { limit: params.limit, ..ListOptions::default() };
+        let selection = Selection::from_params(params)?;
+        let mut options = ListOptions {
+            limit: params.limit,
+            predicate: selection.map(Selection::predicate),
+            ..ListOptions::default()
+        };
         match params.continue_token.as_deref() {
             Some(token) => {
                 if params.resource_version.as_deref().is_some_and(|rv| rv != "0") {

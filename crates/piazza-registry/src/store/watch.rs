@@ -5,10 +5,11 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt, future, stream};
 use piazza_core::{ApiError, Object};
-use piazza_storage::{EventType, ListOptions, ReadRevision, StorageError};
+use piazza_storage::{Event, EventType, ListOptions, ReadRevision, StorageError};
 
 use super::Store;
-use crate::params::{ListParams, ResourceVersionMatch, parse_resource_version};
+use crate::params::{ListParams, ResourceVersionMatch, list_options_invalid, parse_resource_version};
+use crate::selection::Selection;
 
 /// One watch event in the hub type.
 #[derive(Debug)]
@@ -50,30 +51,19 @@ impl<H: Object> Store<H> {
         let legacy_initial = matches!(rv, None | Some(0));
         if let Some(send) = params.send_initial_events {
             if params.resource_version_match != Some(ResourceVersionMatch::NotOlderThan) {
-                return Err(ApiError::invalid(
-                    &self.descriptor.group_kind(),
-                    "",
-                    &[piazza_core::FieldError::forbidden(
-                        piazza_core::FieldPath::new("resourceVersionMatch"),
-                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                    )]
-                    .into_iter()
-                    .collect(),
-                ));
+                return Err(list_options_invalid(piazza_core::FieldError::forbidden(
+                    piazza_core::FieldPath::new("resourceVersionMatch"),
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                )));
             }
             if send && !params.allow_watch_bookmarks {
-                return Err(ApiError::invalid(
-                    &self.descriptor.group_kind(),
-                    "",
-                    &[piazza_core::FieldError::forbidden(
-                        piazza_core::FieldPath::new("allowWatchBookmarks"),
-                        "sendInitialEvents requires setting allowWatchBookmarks to true",
-                    )]
-                    .into_iter()
-                    .collect(),
-                ));
+                return Err(list_options_invalid(piazza_core::FieldError::forbidden(
+                    piazza_core::FieldPath::new("allowWatchBookmarks"),
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                )));
             }
         }
+        let selection = Selection::from_params(params)?;
         let send_initial = params.send_initial_events.unwrap_or(legacy_initial);
         let (initial, start_after, end_bookmark) = if send_initial {
             let revision = match rv {
@@ -82,7 +72,14 @@ impl<H: Object> Store<H> {
             };
             let result = self
                 .storage
-                .list(&prefix, ListOptions { revision, ..ListOptions::default() })
+                .list(
+                    &prefix,
+                    ListOptions {
+                        revision,
+                        predicate: selection.clone().map(Selection::predicate),
+                        ..ListOptions::default()
+                    },
+                )
                 .await
                 .map_err(|e| self.storage_error(e, ""))?;
             let items = result
@@ -111,19 +108,14 @@ impl<H: Object> Store<H> {
         };
         let codecs = self.codecs.clone();
         let live = live
-            .map(move |item| match item {
-                Ok(event) => match super::decode_stored(&codecs, &event.kv) {
-                    Ok(object) => match event.event_type {
-                        EventType::Added => HubWatchEvent::Added(object),
-                        EventType::Modified => HubWatchEvent::Modified(object),
-                        EventType::Deleted => HubWatchEvent::Deleted(object),
-                    },
-                    Err(e) => HubWatchEvent::Error(e),
-                },
-                Err(StorageError::Compacted { requested, compacted }) => {
-                    HubWatchEvent::Error(too_old(requested, compacted))
-                }
-                Err(e) => HubWatchEvent::Error(ApiError::internal(e)),
+            .filter_map(move |item| {
+                future::ready(match item {
+                    Ok(event) => translate(&codecs, selection.as_ref(), event),
+                    Err(StorageError::Compacted { requested, compacted }) => {
+                        Some(HubWatchEvent::Error(too_old(requested, compacted)))
+                    }
+                    Err(e) => Some(HubWatchEvent::Error(ApiError::internal(e))),
+                })
             })
             .scan(false, |ended, event| {
                 if *ended {
@@ -133,5 +125,49 @@ impl<H: Object> Store<H> {
                 future::ready(Some(event))
             });
         Ok(Box::pin(stream::iter(initial).chain(stream::iter(end_bookmark)).chain(live)))
+    }
+}
+
+/// Turns a storage event into what a watcher with `selection` sees: objects entering the
+/// selection are ADDED, objects leaving it are DELETED with their last matching state
+/// (at the event's resourceVersion), and events outside it are dropped.
+fn translate<H: Object>(
+    codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
+    selection: Option<&Selection>,
+    event: Event,
+) -> Option<HubWatchEvent<H>> {
+    let decode = |kv: &piazza_storage::KeyValue| super::decode_stored(codecs, kv);
+    let object = match decode(&event.kv) {
+        Ok(object) => object,
+        Err(e) => return Some(HubWatchEvent::Error(e)),
+    };
+    let Some(selection) = selection else {
+        return Some(match event.event_type {
+            EventType::Added => HubWatchEvent::Added(object),
+            EventType::Modified => HubWatchEvent::Modified(object),
+            EventType::Deleted => HubWatchEvent::Deleted(object),
+        });
+    };
+    let now = event.event_type != EventType::Deleted && selection.matches_meta(object.metadata());
+    let before = match (&event.event_type, &event.prev) {
+        (EventType::Added, _) | (_, None) => false,
+        (EventType::Deleted, Some(_)) => selection.matches_meta(object.metadata()),
+        (EventType::Modified, Some(prev)) => selection.matches_stored(prev),
+    };
+    match (before, now) {
+        (false, true) => Some(HubWatchEvent::Added(object)),
+        (true, true) => Some(HubWatchEvent::Modified(object)),
+        (true, false) if event.event_type == EventType::Deleted => Some(HubWatchEvent::Deleted(object)),
+        (true, false) => {
+            // Left the selection: DELETED with the last state that matched.
+            let prev = event.prev.as_ref()?;
+            let mut last = match decode(prev) {
+                Ok(o) => o,
+                Err(e) => return Some(HubWatchEvent::Error(e)),
+            };
+            last.metadata_mut().resource_version = Some(event.kv.mod_revision.to_string());
+            Some(HubWatchEvent::Deleted(last))
+        }
+        (false, false) => None,
     }
 }

@@ -92,6 +92,9 @@ impl<H: Object> Store<H> {
         dry_run: bool,
     ) -> Result<H, ApiError> {
         self.reconcile_namespace(&mut object, namespace)?;
+        if object.metadata().resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
+            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        }
         object_meta::generate_name(object.metadata_mut());
         object_meta::prepare_create_meta(object.metadata_mut());
         self.strategy.prepare_for_create(&mut object);

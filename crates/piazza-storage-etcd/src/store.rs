@@ -1,0 +1,145 @@
+//! [`EtcdStore`]: the [`Storage`] trait on etcd. Glue only: the logic lives in the `read`,
+//! `write`, `watch` and `compaction` modules.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use etcd_client::Client;
+use piazza_storage::{
+    KeyValue, ListOptions, ListResult, ReadRevision, Revision, Storage, StorageError, WatchStream,
+};
+use tokio::sync::watch as signal;
+
+use crate::client::Conn;
+use crate::options::EtcdOptions;
+use crate::{compaction, read, watch, write};
+
+/// The etcd v3 storage backend. See the [crate docs](crate).
+///
+/// Cheap to share behind its `Arc`. Dropping the last reference stops the background
+/// compactor and ends every watch stream.
+pub struct EtcdStore {
+    conn: Conn,
+    options: EtcdOptions,
+    /// Dropped with the store: background tasks watch it to know when to stop.
+    _shutdown: signal::Sender<()>,
+    /// What background tasks subscribe to.
+    stopped: signal::Receiver<()>,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore").field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+// === impl EtcdStore ===
+
+impl EtcdStore {
+    /// Connects to etcd and checks that it answers (a linearizable read, so a cluster without
+    /// a leader is refused too). Starts the background compactor unless
+    /// [`EtcdOptions::compaction_interval`] is zero.
+    ///
+    /// Fails with [`StorageError::Internal`] naming the problem: no endpoints, a TLS file that
+    /// cannot be read, or an etcd that does not answer within the request timeout.
+    pub async fn connect(options: EtcdOptions) -> Result<Arc<EtcdStore>, StorageError> {
+        let connect_options = options.connect_options()?;
+        let endpoints = options.endpoints.clone();
+        let unreachable =
+            |e: String| StorageError::internal(format!("connecting to etcd at {endpoints:?}"), e);
+        let client = tokio::time::timeout(
+            options.request_timeout,
+            Client::connect(&options.endpoints, Some(connect_options)),
+        )
+        .await
+        .map_err(|_| unreachable(format!("no connection within {:?}", options.request_timeout)))?
+        .map_err(|e| unreachable(e.to_string()))?;
+        let conn = Conn::new(&client, options.request_timeout, options.prefix.clone());
+        conn.current_revision().await.map_err(|e| unreachable(error_chain(&e)))?;
+
+        let (shutdown, stopped) = signal::channel(());
+        if !options.compaction_interval.is_zero() {
+            tokio::spawn(compaction::run(conn.clone(), options.compaction_interval, stopped.clone()));
+        }
+        Ok(Arc::new(EtcdStore { conn, options, _shutdown: shutdown, stopped }))
+    }
+
+    /// The options the store was connected with.
+    pub fn options(&self) -> &EtcdOptions {
+        &self.options
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for EtcdStore {
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
+        write::create(&self.conn, key, value).await
+    }
+
+    async fn get(&self, key: &str, revision: ReadRevision) -> Result<KeyValue, StorageError> {
+        read::get(&self.conn, key, revision).await
+    }
+
+    async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult, StorageError> {
+        read::list(&self.conn, prefix, &options).await
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        expected_mod_revision: Revision,
+        value: Bytes,
+    ) -> Result<KeyValue, StorageError> {
+        write::update(&self.conn, key, expected_mod_revision, value).await
+    }
+
+    async fn delete(
+        &self,
+        key: &str,
+        expected_mod_revision: Option<Revision>,
+    ) -> Result<KeyValue, StorageError> {
+        write::delete(&self.conn, key, expected_mod_revision).await
+    }
+
+    async fn watch(&self, prefix: &str, after_revision: Revision) -> Result<WatchStream, StorageError> {
+        // "From now" is from the current revision, read so that a re-watch has a place to
+        // resume from.
+        let (seen, verify) = match after_revision {
+            0 => (self.conn.current_revision().await?, false),
+            after => (after, true),
+        };
+        let buffer = self.options.watch_buffer;
+        Ok(watch::stream(self.conn.clone(), prefix, seen, verify, buffer, self.stopped.clone()))
+    }
+
+    async fn current_revision(&self) -> Result<Revision, StorageError> {
+        self.conn.current_revision().await
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
+        compaction::compact(&self.conn, revision).await
+    }
+
+    async fn check_health(&self) -> Result<(), StorageError> {
+        let timeout = self.options.health_timeout;
+        match tokio::time::timeout(timeout, self.conn.current_revision()).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(StorageError::internal(
+                "checking etcd's health",
+                format!("etcd did not answer within {timeout:?}"),
+            )),
+        }
+    }
+}
+
+/// An error and its sources, on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}

@@ -1,0 +1,272 @@
+//! Watches: an etcd watch per consumer, drained by a task into a bounded buffer.
+//!
+//! Each [`stream`] runs a pump task that owns one etcd watch (`start_revision = seen + 1`,
+//! `prev_kv`, the key range of the scope) and reads it as fast as etcd sends, so a consumer
+//! that does not read never holds up the gRPC connection that every other watch and request
+//! share. The pump tracks `seen`, the revision up to which it has buffered (or skipped as out
+//! of scope) every event, and only ever cuts between revisions.
+//!
+//! - **Slow consumer.** When the buffer cannot take the next revision's events, the pump drops
+//!   the etcd watch, waits until the consumer has drained half the buffer, and watches again
+//!   from `seen + 1`: nothing is skipped, and etcd's history, not memory, holds the backlog.
+//! - **Transient failures** (etcd restarted, no leader, a broken stream): the pump re-watches
+//!   from `seen + 1` with backoff, and gives up with an error only after failing for longer
+//!   than the request timeout.
+//! - **Compaction.** Before every (re)watch the pump checks, with a count-only range at `seen`,
+//!   that `seen` is not below the compacted revision (etcd would accept a watch from exactly
+//!   the compacted revision, whose tombstones may be gone). If it is, or etcd cancels the watch
+//!   as compacted, the consumer gets `Err(Compacted)` and the stream ends.
+//!
+//! Progress notifications are never used (etcd 3.4.23's are not trustworthy).
+
+use std::time::{Duration, Instant};
+
+use etcd_client::{EventType as EtcdEventType, WatchOptions};
+use piazza_storage::{Event, EventType, Revision, StorageError, WatchStream, in_watch_scope};
+use tokio::sync::{mpsc, watch};
+
+use crate::bounds;
+use crate::client::Conn;
+use crate::error::{EtcdError, unexpected};
+use crate::keys::{convert, from_etcd, to_etcd, watch_range};
+
+/// The first pause before re-watching after a failure.
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// The longest pause between re-watch attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What the consumer receives.
+type Item = Result<Event, StorageError>;
+
+/// Starts a watch of `scope` for events after `seen`. `verify_start` asks for the compaction
+/// check before the first watch (not needed when `seen` was just read as the current revision).
+pub(crate) fn stream(
+    conn: Conn,
+    scope: &str,
+    seen: Revision,
+    verify_start: bool,
+    buffer: usize,
+    shutdown: watch::Receiver<()>,
+) -> WatchStream {
+    let (tx, rx) = mpsc::channel(buffer.max(2));
+    let pump = Pump { conn, scope: scope.to_owned(), seen, verify_start, tx, shutdown };
+    tokio::spawn(pump.run());
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}
+
+/// The task behind one watch stream.
+struct Pump {
+    conn: Conn,
+    scope: String,
+    /// Every revision up to here has been buffered or skipped.
+    seen: Revision,
+    /// Check for compaction before the next etcd watch.
+    verify_start: bool,
+    tx: mpsc::Sender<Item>,
+    /// Changes (closes) when the store is dropped.
+    shutdown: watch::Receiver<()>,
+}
+
+/// Why one etcd watch ended.
+enum Ended {
+    /// The consumer or the store is gone.
+    Done,
+    /// The buffer is full.
+    Lagged,
+    /// A transient failure; watching again may work.
+    Broken(StorageError),
+}
+
+/// How a batch of events went into the buffer.
+enum Delivered {
+    All,
+    Lagged,
+    Closed,
+}
+
+// === impl Pump ===
+
+impl Pump {
+    async fn run(mut self) {
+        let mut failing_since: Option<Instant> = None;
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let ended = match self.watch_once(&mut failing_since).await {
+                Ok(ended) => ended,
+                Err(terminal) => return self.finish(terminal).await,
+            };
+            match ended {
+                Ended::Done => return,
+                Ended::Lagged => {
+                    if !self.wait_for_room().await {
+                        return;
+                    }
+                }
+                Ended::Broken(error) => {
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > self.conn.timeout() {
+                        return self.finish(error).await;
+                    }
+                    tracing::warn!(scope = %self.scope, after = self.seen, %error, "etcd watch broke; watching again");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.tx.closed() => return,
+                        _ = self.shutdown.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Runs one etcd watch until it ends. `Err` is terminal for the stream.
+    async fn watch_once(&mut self, failing_since: &mut Option<Instant>) -> Result<Ended, StorageError> {
+        if self.verify_start {
+            match self.conn.probe(to_etcd(self.seen)).await {
+                Ok(_) | Err(EtcdError::FutureRevision) => {}
+                Err(EtcdError::Compacted) => return Err(bounds::compacted(&self.conn, self.seen).await),
+                Err(e) => return Ok(Ended::Broken(e.into_storage("checking a watch's start revision"))),
+            }
+        }
+        self.verify_start = true;
+        let (start, end) = watch_range(&self.scope);
+        let options =
+            WatchOptions::new().with_range(end).with_start_revision(to_etcd(self.seen + 1)).with_prev_key();
+        let mut stream = match self.conn.watch(start, options).await {
+            Ok(stream) => stream,
+            Err(e) => return Ok(Ended::Broken(e.into_storage("opening an etcd watch"))),
+        };
+        loop {
+            let message = tokio::select! {
+                () = self.tx.closed() => return Ok(Ended::Done),
+                _ = self.shutdown.changed() => return Ok(Ended::Done),
+                message = stream.message() => message,
+            };
+            let response = match message {
+                Ok(Some(response)) => response,
+                Ok(None) => return Ok(Ended::Broken(broken("etcd closed the watch stream"))),
+                Err(e) => return Ok(Ended::Broken(EtcdError::classify(e).into_storage("watching etcd"))),
+            };
+            if response.compact_revision() > 0 {
+                let compacted = from_etcd(response.compact_revision());
+                return Err(StorageError::Compacted { requested: self.seen, compacted });
+            }
+            if response.canceled() {
+                let reason = format!("etcd cancelled the watch: {}", response.cancel_reason());
+                return Ok(Ended::Broken(broken(&reason)));
+            }
+            if response.created() {
+                *failing_since = None;
+            }
+            match self.deliver(response.events()).await? {
+                Delivered::All => {}
+                Delivered::Lagged => return Ok(Ended::Lagged),
+                Delivered::Closed => return Ok(Ended::Done),
+            }
+        }
+    }
+
+    /// Buffers the events of one response, a whole revision at a time.
+    async fn deliver(&mut self, events: &[etcd_client::Event]) -> Result<Delivered, StorageError> {
+        let mut rest = events;
+        while let Some(first) = rest.first() {
+            let revision = event_revision(first);
+            let len = rest.iter().take_while(|e| event_revision(e) == revision).count();
+            let (group, tail) = rest.split_at(len);
+            rest = tail;
+            if revision <= self.seen {
+                continue; // already delivered before a re-watch
+            }
+            let mut batch = Vec::with_capacity(group.len());
+            for event in group {
+                if let Some(event) = translate(event, &self.scope)? {
+                    batch.push(event);
+                }
+            }
+            match self.push(batch).await {
+                Delivered::All => self.seen = revision,
+                other => return Ok(other),
+            }
+        }
+        Ok(Delivered::All)
+    }
+
+    /// Puts one revision's events into the buffer, all or none.
+    async fn push(&self, batch: Vec<Event>) -> Delivered {
+        if batch.is_empty() {
+            return Delivered::All;
+        }
+        if batch.len() > self.tx.max_capacity() {
+            // A transaction wider than the buffer: wait for the consumer, event by event.
+            for event in batch {
+                if self.tx.send(Ok(event)).await.is_err() {
+                    return Delivered::Closed;
+                }
+            }
+            return Delivered::All;
+        }
+        match self.tx.try_reserve_many(batch.len()) {
+            Ok(permits) => {
+                permits.zip(batch).for_each(|(permit, event)| permit.send(Ok(event)));
+                Delivered::All
+            }
+            Err(mpsc::error::TrySendError::Full(())) => Delivered::Lagged,
+            Err(mpsc::error::TrySendError::Closed(())) => Delivered::Closed,
+        }
+    }
+
+    /// Waits, with no etcd watch open, until the consumer has drained half the buffer.
+    /// False if the consumer or the store went away.
+    async fn wait_for_room(&mut self) -> bool {
+        let half = (self.tx.max_capacity() / 2).max(1);
+        tokio::select! {
+            room = self.tx.reserve_many(half) => room.is_ok(),
+            _ = self.shutdown.changed() => false,
+        }
+    }
+
+    /// Hands the consumer a terminal error; the stream ends after it.
+    async fn finish(mut self, error: StorageError) {
+        tokio::select! {
+            _ = self.tx.send(Err(error)) => {}
+            _ = self.shutdown.changed() => {}
+        }
+    }
+}
+
+/// The revision of an etcd event (a delete's is the revision of the delete).
+fn event_revision(event: &etcd_client::Event) -> Revision {
+    event.kv().map_or(0, |kv| from_etcd(kv.mod_revision()))
+}
+
+/// An etcd event as the trait's, or `None` if its key is out of `scope`.
+fn translate(event: &etcd_client::Event, scope: &str) -> Result<Option<Event>, StorageError> {
+    let context = "translating an etcd watch event";
+    let kv = event.kv().ok_or_else(|| unexpected(context, "an event without a key-value"))?;
+    match std::str::from_utf8(kv.key()) {
+        Ok(key) if !in_watch_scope(scope, key) => return Ok(None),
+        _ => {}
+    }
+    let prev = event.prev_kv().cloned().map(convert).transpose()?;
+    let kv = convert(kv.clone())?;
+    let event = match event.event_type() {
+        EtcdEventType::Put if kv.create_revision == kv.mod_revision => {
+            Event { event_type: EventType::Added, kv, prev: None }
+        }
+        EtcdEventType::Put => Event { event_type: EventType::Modified, kv, prev },
+        EtcdEventType::Delete => {
+            let Some(prev) = prev else {
+                let what = format!("the delete of {:?} at {} has no previous value", kv.key, kv.mod_revision);
+                return Err(unexpected(context, what));
+            };
+            let last = piazza_storage::KeyValue { mod_revision: kv.mod_revision, ..prev.clone() };
+            Event { event_type: EventType::Deleted, kv: last, prev: Some(prev) }
+        }
+    };
+    Ok(Some(event))
+}
+
+/// A transient failure with no etcd error behind it.
+fn broken(what: &str) -> StorageError {
+    unexpected("watching etcd", what)
+}
