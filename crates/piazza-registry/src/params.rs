@@ -236,12 +236,22 @@ mod tests {
         let p = Query::parse(Some("resourceVersion=abc")).unwrap().list_params().unwrap();
         assert_eq!(p.read_revision().unwrap_err().code, 400);
         let p = Query::parse(Some("resourceVersionMatch=Exact")).unwrap().list_params().unwrap();
-        assert_eq!(p.read_revision().unwrap_err().code, 400);
+        let err = p.read_revision().unwrap_err();
+        assert_eq!(err.code, 422);
+        assert_eq!(
+            err.message,
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+        );
         let p = Query::parse(Some("resourceVersion=0&resourceVersionMatch=Exact"))
             .unwrap()
             .list_params()
             .unwrap();
-        assert_eq!(p.read_revision().unwrap_err().code, 400);
+        assert_eq!(p.read_revision().unwrap_err().code, 422);
+        let p = Query::parse(Some("resourceVersion=5&resourceVersionMatch=Exact"))
+            .unwrap()
+            .list_params()
+            .unwrap();
+        assert_eq!(p.get_revision().unwrap(), ReadRevision::NotOlderThan(5));
         assert_eq!(Query::parse(Some("dryRun=Some")).unwrap().write_params().unwrap_err().code, 400);
         let long = "a=".to_owned() + &"b".repeat(MAX_QUERY_LEN);
         assert_eq!(Query::parse(Some(&long)).unwrap_err().code, 400);

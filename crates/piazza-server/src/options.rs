@@ -34,6 +34,11 @@ pub struct ServerOptions {
     #[arg(long)]
     pub client_ca_file: Option<PathBuf>,
 
+    /// If set, the file that will be used to secure the secure port of the API server via
+    /// token authentication (CSV: token,user,uid,"group1,group2").
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+
     /// The directory holding the embedded store, generated certificates and the kubeconfig.
     #[arg(long, default_value = "piazza-data")]
     pub data_dir: PathBuf,

@@ -16,6 +16,7 @@ use crate::api_set::ApiSet;
 use crate::chain::{ChainConfig, build_handler_chain};
 use crate::filters::authentication::{Authentication, Authenticator, X509Authenticator};
 use crate::filters::authorization::{AlwaysAllowPaths, Authorizer, PrivilegedGroups};
+use crate::filters::token_file::TokenFileAuthenticator;
 use crate::handlers::health::{HealthCheck, HealthEndpoint, Ping, ShutdownCheck, StorageCheck};
 use crate::handlers::openapi;
 use crate::options::ServerOptions;
@@ -29,6 +30,9 @@ pub enum ServerError {
     /// Certificates could not be loaded or generated.
     #[error("TLS setup failed: {0}")]
     Tls(#[source] piazza_tls::TlsError),
+    /// The token file could not be loaded.
+    #[error("{0}")]
+    TokenFile(#[source] crate::filters::token_file::TokenFileError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -105,6 +109,10 @@ impl Server {
         let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
         if let Some(ca) = client_ca {
             authenticators.push(Arc::new(X509Authenticator::new(ca)));
+        }
+        if let Some(path) = &options.token_auth_file {
+            authenticators
+                .push(Arc::new(TokenFileAuthenticator::load(path).map_err(ServerError::TokenFile)?));
         }
         let authorizers: Vec<Arc<dyn Authorizer>> =
             vec![Arc::new(AlwaysAllowPaths(health_paths())), Arc::new(PrivilegedGroups::default())];

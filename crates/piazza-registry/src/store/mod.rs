@@ -4,6 +4,7 @@
 //! to storage. Typed methods (`get`, `list`, `create`, `update`, `delete`, `watch`) work
 //! on the hub type; [`crate::rest`] erases them behind the interface the server routes to.
 
+mod bookmarks;
 mod builder;
 mod patch;
 mod read;
@@ -17,6 +18,7 @@ use piazza_codec::{FieldValidation, Format, TypeMeta};
 use piazza_core::{ApiError, Object};
 use piazza_storage::{KeyValue, Storage};
 
+pub use bookmarks::BOOKMARK_INTERVAL;
 pub use builder::{BuildError, StoreBuilder};
 pub use patch::PatchType;
 pub use read::ListPage;

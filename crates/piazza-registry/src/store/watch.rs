@@ -124,7 +124,16 @@ impl<H: Object> Store<H> {
                 *ended = matches!(event, HubWatchEvent::Error(_));
                 future::ready(Some(event))
             });
-        Ok(Box::pin(stream::iter(initial).chain(stream::iter(end_bookmark)).chain(live)))
+        let events: HubWatchStream<H> =
+            Box::pin(stream::iter(initial).chain(stream::iter(end_bookmark)).chain(live));
+        if params.allow_watch_bookmarks {
+            return Ok(super::bookmarks::with_bookmarks(
+                events,
+                start_after,
+                super::bookmarks::BOOKMARK_INTERVAL,
+            ));
+        }
+        Ok(events)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod body_limit;
 pub mod panic;
 pub mod request_info;
 pub mod timeout;
+pub mod token_file;
 
 use std::convert::Infallible;
 use std::future::Future;
