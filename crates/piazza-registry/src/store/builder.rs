@@ -57,6 +57,7 @@ pub struct StoreBuilder<H> {
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
     key_prefix: String,
+    bookmark_interval: std::time::Duration,
     error: Option<BuildError>,
 }
 
@@ -73,6 +74,7 @@ impl<H: Object> StoreBuilder<H> {
             strategy: Arc::new(()),
             admission: Vec::new(),
             key_prefix: "/registry".to_owned(),
+            bookmark_interval: super::BOOKMARK_INTERVAL,
             error: None,
         }
     }
@@ -182,6 +184,12 @@ impl<H: Object> StoreBuilder<H> {
         self
     }
 
+    /// How often watches that allow bookmarks get one (default one minute).
+    pub fn bookmark_interval(mut self, interval: std::time::Duration) -> Self {
+        self.bookmark_interval = interval;
+        self
+    }
+
     /// Sets the storage key prefix (default `/registry`).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
@@ -236,6 +244,7 @@ impl<H: Object> StoreBuilder<H> {
             strategy: self.strategy,
             admission: self.admission,
             keys,
+            bookmark_interval: self.bookmark_interval,
         }))
     }
 }

@@ -44,6 +44,7 @@ pub struct Store<H> {
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
     keys: KeyLayout,
+    bookmark_interval: std::time::Duration,
 }
 
 impl<H: Object> Store<H> {

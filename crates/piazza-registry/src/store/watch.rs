@@ -127,11 +127,7 @@ impl<H: Object> Store<H> {
         let events: HubWatchStream<H> =
             Box::pin(stream::iter(initial).chain(stream::iter(end_bookmark)).chain(live));
         if params.allow_watch_bookmarks {
-            return Ok(super::bookmarks::with_bookmarks(
-                events,
-                start_after,
-                super::bookmarks::BOOKMARK_INTERVAL,
-            ));
+            return Ok(super::bookmarks::with_bookmarks(events, start_after, self.bookmark_interval));
         }
         Ok(events)
     }
