@@ -18,19 +18,30 @@ use crate::apis::pizza::{Pizza, PizzaStrategy, v1alpha1, v1beta1};
 use crate::apis::topping::{Topping, ToppingStrategy};
 use crate::apis::{GROUP, menu};
 
-/// Builds the group's stores on `storage`.
+/// Builds the group's stores on `storage`, under the default key prefix `/registry`.
 pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
+    resources_with_prefix(storage, "/registry")
+}
+
+/// Builds the group's stores on `storage`, with keys under `key_prefix` (`--etcd-prefix`).
+pub fn resources_with_prefix(
+    storage: Arc<dyn Storage>,
+    key_prefix: &str,
+) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
     let toppings = Store::<Topping>::builder(Arc::clone(&storage))
+        .key_prefix(key_prefix)
         .storage_version::<Topping>()
         .strategy(ToppingStrategy)
         .build()?;
     let pizzas = Store::<Pizza>::builder(storage)
+        .key_prefix(key_prefix)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStrategy)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
         .build()?;
     let menu_pizzas = Store::<Pizza>::builder(Arc::clone(pizzas.storage()))
+        .key_prefix(key_prefix)
         .version::<menu::Pizza>()
         .stored_as::<v1beta1::Pizza>()
         .decodes::<v1alpha1::Pizza>()

@@ -1,20 +1,21 @@
 //! The `pizza-apiserver` binary.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use piazza::server::{Server, ServerOptions, shutdown_signal};
-use piazza::storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use piazza::server::{Server, ServerOptions, StorageOptions, shutdown_signal};
 
-/// Serves restaurant.programming-kubernetes.info (Pizzas and Toppings). With no flags it
-/// runs standalone: embedded storage and self-signed certificates under --data-dir, and a
-/// kubeconfig for kubectl at <data-dir>/kubeconfig.
+/// Serves restaurant.programming-kubernetes.info (Pizzas and Toppings) and the same Pizzas as
+/// menu.piazza.dev. With no flags it runs standalone: embedded storage and self-signed
+/// certificates under --data-dir, and a kubeconfig for kubectl at <data-dir>/kubeconfig.
+/// With --etcd-servers it stores in etcd; several replicas may share one etcd.
 #[derive(Debug, Parser)]
 #[command(name = "pizza-apiserver", version)]
 struct Cli {
     #[command(flatten)]
     server: ServerOptions,
+    #[command(flatten)]
+    storage: StorageOptions,
 }
 
 #[tokio::main]
@@ -37,14 +38,8 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let options = cli.server;
-    let storage = EmbeddedStore::open(
-        &options.data_dir.join("db"),
-        EmbeddedOptions {
-            history_window: Duration::from_secs(options.history_window_seconds),
-            ..EmbeddedOptions::default()
-        },
-    )?;
-    let resources = pizza_apiserver::resources(storage.clone())?;
+    let storage = cli.storage.open(&options.data_dir).await?;
+    let resources = pizza_apiserver::resources_with_prefix(storage.clone(), cli.storage.key_prefix())?;
     let server = Server::bind(&options, storage, resources).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, "serving restaurant.programming-kubernetes.info");

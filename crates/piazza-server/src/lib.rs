@@ -20,6 +20,8 @@ pub mod router;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
+pub mod storage_options;
 
 pub use options::ServerOptions;
 pub use server::{Server, ServerError, shutdown_signal};
+pub use storage_options::StorageOptions;

@@ -43,11 +43,6 @@ pub struct ServerOptions {
     #[arg(long, default_value = "piazza-data")]
     pub data_dir: PathBuf,
 
-    /// How long the embedded store keeps revision history for watches and consistent
-    /// pagination, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub history_window_seconds: u64,
-
     /// Timeout for non-long-running requests, in seconds.
     #[arg(long, default_value_t = 60)]
     pub request_timeout_seconds: u64,

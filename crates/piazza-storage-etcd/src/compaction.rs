@@ -79,3 +79,54 @@ pub(crate) async fn round(conn: &Conn, state: Round) -> Result<Round, StorageErr
     }
     Ok(Round { seen_version: state.seen_version + 1, target: observed })
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::EtcdServer;
+
+    async fn conn(server: &EtcdServer) -> Conn {
+        let client = etcd_client::Client::connect([server.endpoint()], None).await.unwrap();
+        Conn::new(&client, Duration::from_secs(10), "/registry".to_owned())
+    }
+
+    #[tokio::test]
+    async fn replicas_take_turns_and_keep_one_round_of_history() {
+        let server = EtcdServer::start();
+        let (a, b) = (conn(&server).await, conn(&server).await);
+        let fresh = Round { seen_version: 0, target: 0 };
+
+        // Round 1: A claims it; there is nothing to compact yet.
+        let a1 = round(&a, fresh).await.unwrap();
+        assert_eq!(a1.seen_version, 1);
+        assert!(a.probe(1).await.is_ok(), "the first round compacts nothing");
+        // B, a round behind, loses and follows A's clock.
+        let b1 = round(&b, fresh).await.unwrap();
+        assert_eq!(b1.seen_version, 1);
+
+        // Round 2: B is first; it compacts to what it observed in round 1.
+        let b2 = round(&b, b1).await.unwrap();
+        assert_eq!(b2.seen_version, 2);
+        assert!(matches!(b.probe(crate::keys::to_etcd(b1.target - 1)).await, Err(EtcdError::Compacted)));
+        assert!(b.probe(crate::keys::to_etcd(b1.target)).await.is_ok());
+        // A loses round 2 and compacts nothing.
+        let a2 = round(&a, a1).await.unwrap();
+        assert_eq!(a2.seen_version, 2);
+        assert!(a2.target > b1.target);
+    }
+
+    #[tokio::test]
+    async fn compacting_twice_or_backwards_does_nothing() {
+        let server = EtcdServer::start();
+        let c = conn(&server).await;
+        let now = c.current_revision().await.unwrap();
+        compact(&c, now).await.unwrap();
+        compact(&c, now).await.unwrap();
+        compact(&c, 1).await.unwrap();
+        let err = compact(&c, now + 10).await.unwrap_err();
+        assert!(
+            matches!(err, StorageError::TooLargeResourceVersion { current, .. } if current == now),
+            "{err:?}"
+        );
+    }
+}

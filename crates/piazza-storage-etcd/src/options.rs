@@ -32,7 +32,8 @@ pub struct EtcdOptions {
     /// interval of history is always kept. `Duration::ZERO` disables it.
     pub compaction_interval: Duration,
     /// The deadline of every unary etcd request and of connecting (default 60 s, like
-    /// kube-apiserver's request timeout).
+    /// kube-apiserver's request timeout). A watch whose etcd stream cannot be re-established
+    /// for this long ends with an error.
     pub request_timeout: Duration,
     /// The deadline of [`check_health`](piazza_storage::Storage::check_health)
     /// (`--etcd-healthcheck-timeout`, default 2 s).

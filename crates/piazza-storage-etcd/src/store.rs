@@ -11,6 +11,7 @@ use piazza_storage::{
 use tokio::sync::watch as signal;
 
 use crate::client::Conn;
+use crate::error::EtcdError;
 use crate::options::EtcdOptions;
 use crate::{compaction, read, watch, write};
 
@@ -44,18 +45,16 @@ impl EtcdStore {
     /// cannot be read, or an etcd that does not answer within the request timeout.
     pub async fn connect(options: EtcdOptions) -> Result<Arc<EtcdStore>, StorageError> {
         let connect_options = options.connect_options()?;
-        let endpoints = options.endpoints.clone();
-        let unreachable =
-            |e: String| StorageError::internal(format!("connecting to etcd at {endpoints:?}"), e);
-        let client = tokio::time::timeout(
-            options.request_timeout,
-            Client::connect(&options.endpoints, Some(connect_options)),
-        )
-        .await
-        .map_err(|_| unreachable(format!("no connection within {:?}", options.request_timeout)))?
-        .map_err(|e| unreachable(e.to_string()))?;
+        let context = || format!("connecting to etcd at {:?}", options.endpoints);
+        let connecting = Client::connect(&options.endpoints, Some(connect_options));
+        let client = match tokio::time::timeout(options.request_timeout, connecting).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(StorageError::internal(context(), e)),
+            Err(_) => return Err(EtcdError::Timeout(options.request_timeout).into_storage(context())),
+        };
         let conn = Conn::new(&client, options.request_timeout, options.prefix.clone());
-        conn.current_revision().await.map_err(|e| unreachable(error_chain(&e)))?;
+        // A linearizable read: etcd answers, and has a leader.
+        conn.probe(0).await.map_err(|e| e.into_storage(context()))?;
 
         let (shutdown, stopped) = signal::channel(());
         if !options.compaction_interval.is_zero() {
@@ -130,16 +129,4 @@ impl Storage for EtcdStore {
             )),
         }
     }
-}
-
-/// An error and its sources, on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

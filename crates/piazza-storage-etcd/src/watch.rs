@@ -77,10 +77,35 @@ enum Ended {
     Broken(StorageError),
 }
 
+/// Backoff between attempts to re-establish a broken watch.
+#[derive(Default)]
+struct Retry {
+    /// When the current run of failures began.
+    failing_since: Option<Instant>,
+    /// The pause before the next attempt.
+    backoff: Duration,
+}
+
+impl Retry {
+    /// The pause before the next attempt, or `None` once failures have lasted `give_up`.
+    fn next_pause(&mut self, give_up: Duration) -> Option<Duration> {
+        match self.failing_since {
+            None => self.failing_since = Some(Instant::now()),
+            Some(since) if since.elapsed() > give_up => return None,
+            Some(_) => {}
+        }
+        self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        Some(self.backoff)
+    }
+}
+
 /// How a batch of events went into the buffer.
 enum Delivered {
+    /// Every event is buffered.
     All,
+    /// The buffer had no room; nothing of the revision that did not fit is buffered.
     Lagged,
+    /// The consumer is gone.
     Closed,
 }
 
@@ -88,44 +113,44 @@ enum Delivered {
 
 impl Pump {
     async fn run(mut self) {
-        let mut failing_since: Option<Instant> = None;
-        let mut backoff = MIN_BACKOFF;
+        let mut retry = Retry::default();
         loop {
-            let ended = match self.watch_once(&mut failing_since).await {
+            let ended = match self.watch_once(&mut retry).await {
                 Ok(ended) => ended,
                 Err(terminal) => return self.finish(terminal).await,
             };
             match ended {
                 Ended::Done => return,
                 Ended::Lagged => {
+                    tracing::debug!(scope = %self.scope, after = self.seen, "watch consumer fell behind");
                     if !self.wait_for_room().await {
                         return;
                     }
                 }
                 Ended::Broken(error) => {
-                    let since = *failing_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > self.conn.timeout() {
+                    let Some(pause) = retry.next_pause(self.conn.timeout()) else {
                         return self.finish(error).await;
-                    }
-                    tracing::warn!(scope = %self.scope, after = self.seen, %error, "etcd watch broke; watching again");
+                    };
+                    tracing::warn!(scope = %self.scope, after = self.seen, ?error, "etcd watch broke; watching again");
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(pause) => {}
                         () = self.tx.closed() => return,
                         _ = self.shutdown.changed() => return,
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
     }
 
     /// Runs one etcd watch until it ends. `Err` is terminal for the stream.
-    async fn watch_once(&mut self, failing_since: &mut Option<Instant>) -> Result<Ended, StorageError> {
+    async fn watch_once(&mut self, retry: &mut Retry) -> Result<Ended, StorageError> {
         if self.verify_start {
             match self.conn.probe(to_etcd(self.seen)).await {
                 Ok(_) | Err(EtcdError::FutureRevision) => {}
                 Err(EtcdError::Compacted) => return Err(bounds::compacted(&self.conn, self.seen).await),
-                Err(e) => return Ok(Ended::Broken(e.into_storage("checking a watch's start revision"))),
+                Err(e) => {
+                    return Ok(Ended::Broken(e.into_storage("checking an etcd watch's start revision")));
+                }
             }
         }
         self.verify_start = true;
@@ -156,7 +181,7 @@ impl Pump {
                 return Ok(Ended::Broken(broken(&reason)));
             }
             if response.created() {
-                *failing_since = None;
+                *retry = Retry::default();
             }
             match self.deliver(response.events()).await? {
                 Delivered::All => {}
@@ -269,4 +294,23 @@ fn translate(event: &etcd_client::Event, scope: &str) -> Result<Option<Event>, S
 /// A transient failure with no etcd error behind it.
 fn broken(what: &str) -> StorageError {
     unexpected("watching etcd", what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_then_gives_up() {
+        let mut retry = Retry::default();
+        let pauses: Vec<_> = (0..8).map(|_| retry.next_pause(Duration::from_secs(60)).unwrap()).collect();
+        assert_eq!(pauses[0], MIN_BACKOFF);
+        assert_eq!(pauses[1], MIN_BACKOFF * 2);
+        assert_eq!(*pauses.last().unwrap(), MAX_BACKOFF);
+        assert!(pauses.windows(2).all(|p| p[0] <= p[1]));
+        let mut retry = Retry::default();
+        assert!(retry.next_pause(Duration::ZERO).is_some(), "the first failure always retries");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(retry.next_pause(Duration::ZERO).is_none());
+    }
 }

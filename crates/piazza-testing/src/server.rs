@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use piazza_registry::RestResource;
-use piazza_server::{Server, ServerOptions};
+use piazza_server::{Server, ServerOptions, StorageOptions};
 use piazza_storage::Storage;
-use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -23,6 +22,8 @@ use crate::client::{HttpVersion, TestClient};
 struct Flags {
     #[command(flatten)]
     server: ServerOptions,
+    #[command(flatten)]
+    storage: StorageOptions,
 }
 
 /// How long [`TestServer::shutdown`] waits for the server to drain before failing the test.
@@ -73,16 +74,9 @@ impl TestServer {
         let argv = ["piazza-test", "--secure-port", "0", "--bind-address", "127.0.0.1", "--data-dir", &dir]
             .into_iter()
             .chain(args.iter().copied());
-        let options = Flags::try_parse_from(argv).unwrap_or_else(|e| panic!("bad server flags: {e}")).server;
-        let store = EmbeddedStore::open(
-            &options.data_dir.join("db"),
-            EmbeddedOptions {
-                history_window: Duration::from_secs(options.history_window_seconds),
-                ..EmbeddedOptions::default()
-            },
-        )
-        .expect("embedded store opens");
-        let storage: Arc<dyn Storage> = store;
+        let flags = Flags::try_parse_from(argv).unwrap_or_else(|e| panic!("bad server flags: {e}"));
+        let options = flags.server;
+        let storage: Arc<dyn Storage> = flags.storage.open(&options.data_dir).await.expect("storage opens");
         let resources = build(Arc::clone(&storage));
         let server = Server::bind(&options, Arc::clone(&storage), resources)
             .await

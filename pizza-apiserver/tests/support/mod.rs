@@ -147,9 +147,14 @@ impl Server {
     /// Starts a server on a free port with `<root>/data` as its data dir and `<root>/server.log`
     /// as its log, and waits until it is ready.
     pub fn start(root: &TempDir) -> Server {
+        Server::start_with_args(root, &[])
+    }
+
+    /// Like [`Server::start`], with extra flags (e.g. `--etcd-servers`).
+    pub fn start_with_args(root: &TempDir, args: &[&str]) -> Server {
         let mut last_err = String::new();
         for _ in 0..5 {
-            match Server::start_on(root, free_port()) {
+            match Server::start_on_with_args(root, free_port(), args) {
                 Ok(server) => return server,
                 // Another process took the port between free_port() and bind: try another.
                 Err(e) if e.contains("Address already in use") => last_err = e,
@@ -162,6 +167,11 @@ impl Server {
     /// Starts a server on `port` (same data dir layout as [`Server::start`]) and waits until it
     /// prints its "serving" line and `/readyz` answers `ok`.
     pub fn start_on(root: &TempDir, port: u16) -> Result<Server, String> {
+        Server::start_on_with_args(root, port, &[])
+    }
+
+    /// Like [`Server::start_on`], with extra flags.
+    pub fn start_on_with_args(root: &TempDir, port: u16, args: &[&str]) -> Result<Server, String> {
         let data_dir = root.path().join("data");
         let log = root.path().join("server.log");
         let stderr = OpenOptions::new()
@@ -176,6 +186,7 @@ impl Server {
             .arg("127.0.0.1")
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -88,3 +88,24 @@ async fn a_tiny_buffer_still_delivers_everything_in_order() {
         assert_eq!(next_event(&mut w).await.kv, kv);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_with_an_error_once_etcd_stays_away_past_the_request_timeout() {
+    let mut server = EtcdServer::start();
+    let options =
+        piazza_storage_etcd::EtcdOptions { request_timeout: Duration::from_secs(1), ..server.options() };
+    let store = super::support::connect_with(options).await;
+    let mut w = store.watch("/registry/pizzas/", 0).await.unwrap();
+    let kv = store.create("/registry/pizzas/ns/a", b("v")).await.unwrap();
+    assert_eq!(next_event(&mut w).await.kv, kv);
+    server.stop();
+    match tokio::time::timeout(PATIENCE, w.next()).await.expect("the watch neither recovered nor ended") {
+        Some(Err(e)) => {
+            assert!(!e.is_compacted(), "{e:?}");
+            assert!(e.to_string().contains("etcd"), "{e}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let end = tokio::time::timeout(PATIENCE, w.next()).await.expect("the stream did not end");
+    assert!(end.is_none(), "the stream must end after an error, got {end:?}");
+}

@@ -44,7 +44,7 @@ async fn replicas_see_each_others_writes_in_order() {
     for writer in writers {
         written.extend(writer.await.unwrap());
     }
-    written.sort();
+    written.sort_by_key(|(revision, _, _)| *revision);
 
     for (n, (revision, event_type, key)) in written.iter().enumerate() {
         for (name, w) in [("a", &mut watch_a), ("b", &mut watch_b)] {

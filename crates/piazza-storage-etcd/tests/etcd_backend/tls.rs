@@ -122,7 +122,7 @@ async fn tls_mistakes_are_refused_with_clear_errors() {
     // A CA that did not sign the server's certificate: the handshake fails.
     let wrong_ca = EtcdOptions { ca_file: Some(pki.path("other-ca.crt")), ..pki.client_options(&server) };
     let e = connect_error(short(wrong_ca)).await;
-    assert!(e.contains("connecting to etcd at"), "{e}");
+    assert!(e.contains("connecting to etcd at") && e.contains("certificate"), "{e}");
 
     // No client certificate, but etcd demands one.
     let anonymous = EtcdOptions { cert_file: None, key_file: None, ..pki.client_options(&server) };

@@ -1,0 +1,145 @@
+//! Storage flags: the embedded store by default, etcd with `--etcd-servers`, and the watch
+//! cache in front of either (`--watch-cache`, on by default as upstream).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use piazza_storage::Storage;
+use piazza_storage::cache::{CacheOptions, CachedStorage};
+use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use piazza_storage_etcd::{EtcdOptions, EtcdStore};
+
+/// Parses a Go-style duration (`300ms`, `90s`, `5m`, `1h30m`, `0`).
+pub fn parse_duration(input: &str) -> Result<Duration, String> {
+    let s = input.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".to_owned());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {input:?}"));
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| format!("invalid duration {input:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            unit => return Err(format!("invalid unit {unit:?} in duration {input:?}")),
+        };
+        rest = &rest[unit_len..];
+        let part = value * seconds;
+        if !part.is_finite() || part > 1e9 {
+            return Err(format!("duration {input:?} is too large"));
+        }
+        total += Duration::from_secs_f64(part);
+    }
+    Ok(total)
+}
+
+/// Where objects are stored.
+#[derive(Clone, Debug, clap::Args)]
+pub struct StorageOptions {
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated. Without it
+    /// the embedded store under --data-dir is used.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+
+    /// The prefix to prepend to all resource paths in etcd.
+    #[arg(long, default_value = "/registry")]
+    pub etcd_prefix: String,
+
+    /// SSL Certificate Authority file used to secure etcd communication.
+    #[arg(long)]
+    pub etcd_cafile: Option<std::path::PathBuf>,
+
+    /// SSL certification file used to secure etcd communication.
+    #[arg(long)]
+    pub etcd_certfile: Option<std::path::PathBuf>,
+
+    /// SSL key file used to secure etcd communication.
+    #[arg(long)]
+    pub etcd_keyfile: Option<std::path::PathBuf>,
+
+    /// The interval of compaction requests. If 0, the compaction request from apiserver is
+    /// disabled.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: Duration,
+
+    /// Enable the watch cache in front of the storage backend.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_cache: bool,
+
+    /// How long the embedded store keeps revision history for watches and consistent
+    /// pagination.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub history_window: Duration,
+}
+
+impl StorageOptions {
+    /// The key prefix the registry builds storage keys under.
+    pub fn key_prefix(&self) -> &str {
+        if self.etcd_servers.is_empty() { "/registry" } else { &self.etcd_prefix }
+    }
+
+    /// True when etcd is the backend.
+    pub fn uses_etcd(&self) -> bool {
+        !self.etcd_servers.is_empty()
+    }
+
+    /// Opens the configured backend, with the watch cache in front when enabled.
+    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Storage>, piazza_storage::StorageError> {
+        let backend: Arc<dyn Storage> = if self.uses_etcd() {
+            EtcdStore::connect(EtcdOptions {
+                endpoints: self.etcd_servers.clone(),
+                ca_file: self.etcd_cafile.clone(),
+                cert_file: self.etcd_certfile.clone(),
+                key_file: self.etcd_keyfile.clone(),
+                prefix: self.etcd_prefix.clone(),
+                compaction_interval: self.etcd_compaction_interval,
+                ..EtcdOptions::default()
+            })
+            .await?
+        } else {
+            EmbeddedStore::open(
+                &data_dir.join("db"),
+                EmbeddedOptions { history_window: self.history_window, ..EmbeddedOptions::default() },
+            )?
+        };
+        if !self.watch_cache {
+            return Ok(backend);
+        }
+        let prefix = format!("{}/", self.key_prefix().trim_end_matches('/'));
+        let cache: Arc<dyn Storage> =
+            CachedStorage::start(backend, CacheOptions { prefix, ..CacheOptions::default() }).await?;
+        Ok(cache)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "5", "m", "5x", "-1s", "1e99h", "5m3"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
