@@ -1,5 +1,5 @@
 //! Watch semantics at the registry level, run against every storage backend: the embedded
-//! store, the watch cache in front of it, and (in `watch_semantics_etcd`) etcd.
+//! store, etcd (started by the test), and the watch cache in front of each.
 //!
 //! Cases: selector transitions (leaving a selector is DELETED with the last matching state),
 //! the deletion resourceVersion, monotonic bookmarks, `sendInitialEvents` with the
@@ -30,3 +30,18 @@ async fn cached() -> (Arc<dyn Storage>, Embedded) {
 
 watch_semantics_cases::cases!(embedded_store, embedded);
 watch_semantics_cases::cases!(watch_cache, cached);
+
+async fn etcd() -> (Arc<dyn Storage>, piazza_storage_etcd::testing::EtcdServer) {
+    let server = tokio::task::spawn_blocking(piazza_storage_etcd::testing::EtcdServer::start).await.unwrap();
+    let store: Arc<dyn Storage> = piazza_storage_etcd::EtcdStore::connect(server.options()).await.unwrap();
+    (store, server)
+}
+
+async fn etcd_cached() -> (Arc<dyn Storage>, piazza_storage_etcd::testing::EtcdServer) {
+    let (backend, guard) = etcd().await;
+    let cache: Arc<dyn Storage> = CachedStorage::start(backend, CacheOptions::default()).await.unwrap();
+    (cache, guard)
+}
+
+watch_semantics_cases::cases!(etcd_store, etcd);
+watch_semantics_cases::cases!(watch_cache_over_etcd, etcd_cached);

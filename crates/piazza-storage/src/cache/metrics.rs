@@ -47,6 +47,9 @@ counters! {
     terminated_slow_watchers,
     /// Watchers terminated with `Compacted` because a re-list left a gap in their history.
     terminated_by_relist,
+    /// Watches that started before the event buffer (e.g. resumed after a restart) and were
+    /// served from the backend's own history instead.
+    watches_from_backend,
     /// Times the cache lost its backend watch to compaction and listed the backend again.
     relists,
     /// Events taken from the backend watch.

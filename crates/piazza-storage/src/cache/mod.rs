@@ -71,6 +71,7 @@ mod consistency;
 mod metrics;
 mod page;
 mod reflector;
+mod routing;
 mod state;
 mod watcher;
 
@@ -95,8 +96,9 @@ pub struct CacheOptions {
     /// in `/`. Reads and watches of keys outside it go to the backend.
     ///
     /// Whatever the prefix, the cache watches every key of the backend, so that it sees every
-    /// revision and can tell when it has caught up with the backend's current one. Events
-    /// outside the prefix only move its revision.
+    /// revision and can tell when it has caught up with the backend's current one (writes
+    /// elsewhere, such as etcd's shared `compact_rev_key`, move the backend's revision too).
+    /// Events outside the prefix only move the cache's revision.
     pub prefix: String,
     /// How many recent events the cache buffers for watches to start from or catch up with
     /// (default 10 000).
@@ -152,13 +154,6 @@ impl std::fmt::Debug for CachedStorage {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-/// Where a read is served from.
-enum Route {
-    Backend,
-    /// Memory; for `Some(r)` only if the cache is at exactly `r`.
-    Memory(Option<Revision>),
 }
 
 // === impl CachedStorage ===
@@ -269,67 +264,6 @@ impl CachedStorage {
         self.ready.store(true, Ordering::Release);
         tracing::info!(revision, terminated, "watch cache re-listed its backend");
     }
-
-    /// Whether the cache can serve `key` (or the keys under a prefix that starts with it).
-    fn covers(&self, key: &str) -> bool {
-        self.is_ready() && key.starts_with(&self.options.prefix)
-    }
-
-    /// Waits until the cache has reached `revision`; false if the freshness timeout passed.
-    async fn caught_up(&self, revision: Revision) -> bool {
-        let mut changes = self.revision.subscribe();
-        let wait = changes.wait_for(|&r| r >= revision);
-        matches!(tokio::time::timeout(self.options.freshness_timeout, wait).await, Ok(Ok(_)))
-    }
-
-    /// Decides where a read of `key` at `revision` is served from.
-    async fn route(&self, key: &str, revision: ReadRevision) -> Result<Route, StorageError> {
-        if !self.covers(key) {
-            return Ok(Route::Backend);
-        }
-        match revision {
-            ReadRevision::Exact(r) => Ok(Route::Memory(Some(r))),
-            ReadRevision::NotOlderThan(r) if r <= self.revision() => Ok(Route::Memory(None)),
-            ReadRevision::NotOlderThan(r) => {
-                let current = self.backend.current_revision().await?;
-                if r > current {
-                    return Err(StorageError::TooLargeResourceVersion { requested: r, current });
-                }
-                if self.caught_up(r).await {
-                    Ok(Route::Memory(None))
-                } else {
-                    Err(StorageError::TooLargeResourceVersion { requested: r, current: self.revision() })
-                }
-            }
-            ReadRevision::Latest => {
-                let current = self.backend.current_revision().await?;
-                if self.caught_up(current).await {
-                    return Ok(Route::Memory(None));
-                }
-                inc(&self.metrics.consistent_read_fallbacks);
-                tracing::debug!(
-                    current,
-                    cached = self.revision(),
-                    "consistent read fell back to the backend"
-                );
-                Ok(Route::Backend)
-            }
-        }
-    }
-
-    /// Runs `read` on the cache's state if `route` allows it; `None` means "ask the backend".
-    fn read_memory<T>(&self, route: Route, read: impl FnOnce(&State) -> T) -> Option<T> {
-        let exact = match route {
-            Route::Backend => None,
-            Route::Memory(exact) => Some(exact),
-        }?;
-        let state = self.state();
-        if exact.is_some_and(|r| r != state.revision || r < state.compacted()) {
-            return None;
-        }
-        inc(&self.metrics.reads_from_cache);
-        Some(read(&state))
-    }
 }
 
 #[async_trait::async_trait]
@@ -391,6 +325,17 @@ impl Storage for CachedStorage {
             0 => self.backend.current_revision().await?,
             after => after,
         };
+        // Older than the buffer but not compacted through the cache (e.g. a client resuming
+        // after this process restarted): the backend's own history may still hold those
+        // events, so serve the watch from the backend rather than send a 410.
+        let from_backend = {
+            let state = self.state();
+            after < state.oldest_watchable() && after >= state.compacted()
+        };
+        if from_backend {
+            inc(&self.metrics.watches_from_backend);
+            return self.backend.watch(prefix, after).await;
+        }
         Ok(watcher::stream(&me, prefix, after))
     }
 

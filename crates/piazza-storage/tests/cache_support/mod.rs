@@ -13,10 +13,13 @@ use futures::StreamExt;
 use piazza_storage::cache::{CacheOptions, CachedStorage};
 use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use piazza_storage::{
-    KeyValue, ListOptions, ListResult, ReadRevision, Revision, Storage, StorageError, WatchStream,
+    Event, KeyValue, ListOptions, ListResult, ReadRevision, Revision, Storage, StorageError, WatchStream,
 };
 use tempfile::TempDir;
 use tokio::sync::watch;
+
+/// Which events to hide.
+type Filter = Arc<dyn Fn(&Event) -> bool + Send + Sync>;
 
 /// See the module docs.
 pub struct Probe {
@@ -26,8 +29,8 @@ pub struct Probe {
     pub watches: AtomicU64,
     /// Watch streams handed out and not yet dropped.
     pub open_watches: Arc<AtomicI64>,
-    /// Events whose key contains this are not delivered to watchers.
-    hidden: Arc<Mutex<Option<String>>>,
+    /// Events this accepts are not delivered to watchers.
+    hidden: Arc<Mutex<Option<Filter>>>,
     breaker: watch::Sender<u64>,
 }
 
@@ -48,9 +51,10 @@ impl Probe {
         counter.load(Ordering::SeqCst)
     }
 
-    /// Hides events on keys containing `fragment` from watches (`None`: hide nothing).
-    pub fn hide(&self, fragment: Option<&str>) {
-        *self.hidden.lock().unwrap() = fragment.map(str::to_owned);
+    /// Hides the events `filter` accepts from watches, from now on. The filter is applied as
+    /// events pass, so it should not depend on when they do (decide by key or revision).
+    pub fn hide(&self, filter: impl Fn(&Event) -> bool + Send + Sync + 'static) {
+        *self.hidden.lock().unwrap() = Some(Arc::new(filter));
     }
 
     /// Makes every open watch yield `Err(Compacted)` and end.
@@ -71,7 +75,7 @@ impl Drop for OpenWatch {
 struct ProbedWatch {
     inner: WatchStream,
     broken: watch::Receiver<u64>,
-    hidden: Arc<Mutex<Option<String>>>,
+    hidden: Arc<Mutex<Option<Filter>>>,
     after: Revision,
     _open: OpenWatch,
 }
@@ -122,7 +126,7 @@ impl Storage for Probe {
                         Some(Ok(event)) => {
                             w.after = event.revision();
                             let hidden = w.hidden.lock().unwrap().clone();
-                            if hidden.is_some_and(|h| event.kv.key.contains(&h)) {
+                            if hidden.is_some_and(|hide| hide(&event)) {
                                 continue;
                             }
                             return Some((Ok(event), Some(w)));
