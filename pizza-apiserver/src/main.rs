@@ -38,9 +38,12 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let options = cli.server;
-    let storage = cli.storage.open(&options.data_dir).await?;
-    let resources = pizza_apiserver::resources_with_prefix(storage.clone(), cli.storage.key_prefix())?;
-    let server = Server::bind(&options, storage, resources).await?;
+    let opened = cli.storage.open(&options.data_dir).await?;
+    let resources = pizza_apiserver::resources_with_prefix(opened.storage.clone(), cli.storage.key_prefix())?;
+    let mut server = Server::bind(&options, opened.storage, resources).await?;
+    for source in opened.metrics {
+        server.add_metrics(source);
+    }
     let addr = server.local_addr()?;
     tracing::info!(%addr, "serving restaurant.programming-kubernetes.info");
     if let Some(standalone) = server.standalone() {

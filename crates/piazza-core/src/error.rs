@@ -87,6 +87,9 @@ pub struct ApiError {
     pub details: Option<Box<StatusDetails>>,
     /// Seconds a client should wait before retrying, sent as `Retry-After`.
     pub retry_after_seconds: Option<u32>,
+    /// A continue token carried in the Status's list metadata (410 for a compacted
+    /// continue token: the token that continues at the latest revision).
+    pub continue_token: Option<String>,
 }
 
 impl fmt::Display for ApiError {
@@ -109,7 +112,14 @@ fn details(group: &str, kind: &str, name: &str) -> StatusDetails {
 impl ApiError {
     /// An error with no details.
     pub fn new(code: u16, reason: StatusReason, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None, retry_after_seconds: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after_seconds: None,
+            continue_token: None,
+        }
     }
 
     /// 404: `pizzas.g "x" not found`.
@@ -302,8 +312,15 @@ impl ApiError {
             message: Some(self.message.clone()),
             reason: Some(self.reason.as_str().to_owned()),
             status: Some("Failure".to_owned()),
-            ..Default::default()
+            metadata: list_meta(self.continue_token.clone()),
         }
+    }
+}
+
+fn list_meta(continue_token: Option<String>) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
+        continue_: continue_token,
+        ..Default::default()
     }
 }
 

@@ -27,6 +27,8 @@ pub struct RouterState {
     pub health: Vec<HealthEndpoint>,
     /// Shutdown signal, for ending watches.
     pub shutdown: Shutdown,
+    /// What `/metrics` reports.
+    pub metrics: Vec<std::sync::Arc<dyn crate::handlers::metrics::MetricsSource>>,
 }
 
 fn method_not_allowed() -> Response {
@@ -58,6 +60,7 @@ pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["version"] => json_response(200, &VersionInfo::current()),
+        ["metrics"] => crate::handlers::metrics::serve(&state.metrics),
         ["api"] => match aggregated_discovery::wanted_version(accept) {
             Some(v) => aggregated(&state.apis, v, true),
             None => json_response(200, &discovery::core_versions()),
@@ -92,7 +95,12 @@ pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
 
 fn discovery_like(path: &str) -> bool {
     let p = path.trim_matches('/');
-    p == "api" || p == "apis" || p.starts_with("apis/") || p.starts_with("openapi") || p == "version"
+    p == "api"
+        || p == "apis"
+        || p.starts_with("apis/")
+        || p.starts_with("openapi")
+        || p == "version"
+        || p == "metrics"
 }
 
 fn aggregated(apis: &ApiSet, version: &str, core_only: bool) -> Response {

@@ -18,6 +18,7 @@ use crate::filters::authentication::{Authentication, Authenticator, X509Authenti
 use crate::filters::authorization::{AlwaysAllowPaths, Authorizer, PrivilegedGroups};
 use crate::filters::token_file::TokenFileAuthenticator;
 use crate::handlers::health::{HealthCheck, HealthEndpoint, Ping, ShutdownCheck, StorageCheck};
+use crate::handlers::metrics::MetricsSource;
 use crate::handlers::openapi;
 use crate::options::ServerOptions;
 use crate::router::RouterState;
@@ -63,7 +64,7 @@ pub struct StandaloneInfo {
 pub struct Server {
     listener: TcpListener,
     tls: ServerTls,
-    state: Arc<RouterState>,
+    state: RouterState,
     chain: ChainConfig,
     shutdown: Shutdown,
     trigger: ShutdownTrigger,
@@ -141,9 +142,14 @@ impl Server {
                 checks: vec![ping, storage_check, Arc::new(ShutdownCheck(stopping.receiver()))],
             },
         ];
-        let state = Arc::new(RouterState { apis, openapi, health, shutdown: shutdown.clone() });
+        let state = RouterState { apis, openapi, health, shutdown: shutdown.clone(), metrics: Vec::new() };
         let shutdown_delay = Duration::from_secs(options.shutdown_delay_seconds);
         Ok(Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, standalone })
+    }
+
+    /// Adds a source of `/metrics`.
+    pub fn add_metrics(&mut self, source: Arc<dyn MetricsSource>) {
+        self.state.metrics.push(source);
     }
 
     /// The bound address.
@@ -162,7 +168,7 @@ impl Server {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, .. } = self;
         let _reloader = tls.spawn_reloader(DEFAULT_RELOAD_INTERVAL);
-        let service = build_handler_chain(chain, state);
+        let service = build_handler_chain(chain, Arc::new(state));
         let serving = tokio::spawn(crate::serve::serve(listener, tls, service, shutdown));
         stop.await;
         tracing::info!("shutdown requested; /readyz now fails");

@@ -10,6 +10,8 @@ use piazza_storage::cache::{CacheOptions, CachedStorage};
 use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use piazza_storage_etcd::{EtcdOptions, EtcdStore};
 
+use crate::handlers::metrics::MetricsSource;
+
 /// Parses a Go-style duration (`300ms`, `90s`, `5m`, `1h30m`, `0`).
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
@@ -46,6 +48,14 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         total += Duration::from_secs_f64(part);
     }
     Ok(total)
+}
+
+/// An opened storage stack and the metrics it exposes.
+pub struct OpenedStorage {
+    /// The storage to build stores on.
+    pub storage: Arc<dyn Storage>,
+    /// Sources for `/metrics` (the watch cache's counters).
+    pub metrics: Vec<Arc<dyn MetricsSource>>,
 }
 
 /// Where objects are stored.
@@ -99,7 +109,7 @@ impl StorageOptions {
     }
 
     /// Opens the configured backend, with the watch cache in front when enabled.
-    pub async fn open(&self, data_dir: &Path) -> Result<Arc<dyn Storage>, piazza_storage::StorageError> {
+    pub async fn open(&self, data_dir: &Path) -> Result<OpenedStorage, piazza_storage::StorageError> {
         let backend: Arc<dyn Storage> = if self.uses_etcd() {
             EtcdStore::connect(EtcdOptions {
                 endpoints: self.etcd_servers.clone(),
@@ -118,12 +128,17 @@ impl StorageOptions {
             )?
         };
         if !self.watch_cache {
-            return Ok(backend);
+            return Ok(OpenedStorage { storage: backend, metrics: Vec::new() });
         }
         let prefix = format!("{}/", self.key_prefix().trim_end_matches('/'));
-        let cache: Arc<dyn Storage> =
-            CachedStorage::start(backend, CacheOptions { prefix, ..CacheOptions::default() }).await?;
-        Ok(cache)
+        let cache = CachedStorage::start(backend, CacheOptions { prefix, ..CacheOptions::default() }).await?;
+        let weak = Arc::downgrade(&cache);
+        let metrics: Arc<dyn MetricsSource> = Arc::new(move |out: &mut String| {
+            if let Some(cache) = weak.upgrade() {
+                out.push_str(&cache.metrics().prometheus_text("piazza_watch_cache"));
+            }
+        });
+        Ok(OpenedStorage { storage: cache, metrics: vec![metrics] })
     }
 }
 

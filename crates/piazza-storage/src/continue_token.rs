@@ -29,9 +29,13 @@ const MAX_TOKEN_LEN: usize = 64 * 1024;
 #[serde(default)]
 struct Token {
     v: String,
-    rv: Revision,
+    rv: i64,
     start: String,
 }
+
+/// The `rv` of a token that continues at the latest revision (an "inconsistent continue",
+/// handed out when the original revision was compacted), as upstream.
+const LATEST: i64 = -1;
 
 /// Encodes a continue token for a list of `key_prefix` whose last returned key is `last_key`,
 /// served at revision `rv`.
@@ -41,6 +45,7 @@ struct Token {
 pub fn encode_continue(key_prefix: &str, last_key: &str, rv: Revision) -> String {
     debug_assert!(last_key.starts_with(key_prefix), "{last_key:?} is not under {key_prefix:?}");
     let start = last_key.strip_prefix(key_prefix).unwrap_or_else(|| last_key.trim_start_matches('/'));
+    let rv = i64::try_from(rv).unwrap_or(i64::MAX);
     let token = Token { v: TOKEN_VERSION.to_owned(), rv, start: start.to_owned() };
     // A struct of two strings and an integer always serializes.
     let json = serde_json::to_vec(&token).unwrap_or_default();
@@ -51,7 +56,7 @@ pub fn encode_continue(key_prefix: &str, last_key: &str, rv: Revision) -> String
 ///
 /// Returns the full key to continue after (exclusive) and the revision every page must be read
 /// at, or [`StorageError::InvalidContinue`].
-pub fn decode_continue(token: &str, key_prefix: &str) -> Result<(String, Revision), StorageError> {
+pub fn decode_continue(token: &str, key_prefix: &str) -> Result<(String, Option<Revision>), StorageError> {
     let invalid = |reason: String| StorageError::InvalidContinue { reason };
     if token.len() > MAX_TOKEN_LEN {
         return Err(invalid(format!("token is longer than {MAX_TOKEN_LEN} bytes")));
@@ -61,7 +66,7 @@ pub fn decode_continue(token: &str, key_prefix: &str) -> Result<(String, Revisio
     if token.v != TOKEN_VERSION {
         return Err(invalid(format!("server does not recognize this encoded version {:?}", token.v)));
     }
-    if token.rv == 0 {
+    if token.rv == 0 || token.rv < LATEST {
         return Err(invalid(format!("incorrect encoded start resourceVersion (version {TOKEN_VERSION})")));
     }
     if token.start.is_empty() {
@@ -70,11 +75,20 @@ pub fn decode_continue(token: &str, key_prefix: &str) -> Result<(String, Revisio
     if !is_clean_relative_path(&token.start) {
         return Err(invalid(format!("start key {:?} is not a clean relative path", token.start)));
     }
-    Ok((format!("{key_prefix}{}", token.start), token.rv))
+    let rv = if token.rv == LATEST { None } else { Some(token.rv as Revision) };
+    Ok((format!("{key_prefix}{}", token.start), rv))
 }
 
 /// Whether `/` + `start` is unchanged by Go's `path.Clean`, and `start` is not rooted: every
 /// `/`-separated segment is non-empty and neither `.` nor `..`.
+/// A token that continues after `last_key` at the latest revision (`rv: -1`): what a client
+/// gets when its token's revision was compacted, so it can finish an inconsistent list.
+pub fn encode_continue_at_latest(key_prefix: &str, last_key: &str) -> String {
+    let start = last_key.strip_prefix(key_prefix).unwrap_or_else(|| last_key.trim_start_matches('/'));
+    let token = Token { v: TOKEN_VERSION.to_owned(), rv: LATEST, start: start.to_owned() };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
 fn is_clean_relative_path(start: &str) -> bool {
     start.split('/').all(|segment| !segment.is_empty() && segment != "." && segment != "..")
 }
@@ -99,7 +113,7 @@ mod tests {
         let token = encode_continue("/registry/pods/", "/registry/pods/ns1/foo", 42);
         let (start_after, rv) = decode_continue(&token, "/registry/pods/").unwrap();
         assert_eq!(start_after, "/registry/pods/ns1/foo");
-        assert_eq!(rv, 42);
+        assert_eq!(rv, Some(42));
     }
 
     #[test]
@@ -112,11 +126,19 @@ mod tests {
     }
 
     #[test]
+    fn at_latest_tokens_continue_without_a_revision() {
+        let token = encode_continue_at_latest("/reg/", "/reg/ns/b");
+        assert_eq!(decode_continue(&token, "/reg/").unwrap(), ("/reg/ns/b".to_owned(), None));
+        let json = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        assert_eq!(json, br#"{"v":"meta.k8s.io/v1","rv":-1,"start":"ns/b"}"#);
+    }
+
+    #[test]
     fn decodes_a_token_written_by_hand_like_upstream_tests() {
         let token = raw_token(r#"{"v":"meta.k8s.io/v1","rv":1,"start":"key"}"#);
-        assert_eq!(decode_continue(&token, "/test/").unwrap(), ("/test/key".to_owned(), 1));
+        assert_eq!(decode_continue(&token, "/test/").unwrap(), ("/test/key".to_owned(), Some(1)));
         let token = raw_token(r#"{"v":"meta.k8s.io/v1","rv":9,"start":"ns/name","extra":true}"#);
-        assert_eq!(decode_continue(&token, "/test/").unwrap(), ("/test/ns/name".to_owned(), 9));
+        assert_eq!(decode_continue(&token, "/test/").unwrap(), ("/test/ns/name".to_owned(), Some(9)));
     }
 
     #[test]
@@ -132,7 +154,10 @@ mod tests {
     fn rejects_malformed_json() {
         assert!(reason(&raw_token("{")).starts_with("not JSON"));
         assert!(reason(&raw_token("[1,2]")).starts_with("not JSON"));
-        assert!(reason(&raw_token(r#"{"v":"meta.k8s.io/v1","rv":-1,"start":"a"}"#)).starts_with("not JSON"));
+        assert!(
+            reason(&raw_token(r#"{"v":"meta.k8s.io/v1","rv":-2,"start":"a"}"#)).contains("resourceVersion")
+        );
+        assert!(reason(&raw_token(r#"{"v":"meta.k8s.io/v1","rv":1.5,"start":"a"}"#)).starts_with("not JSON"));
         assert!(reason(&raw_token(r#"{"v":"meta.k8s.io/v1","rv":"1","start":"a"}"#)).starts_with("not JSON"));
         assert!(reason("").starts_with("not JSON"));
     }
@@ -168,7 +193,7 @@ mod tests {
     fn accepts_dots_inside_names() {
         for start in ["...", "a..b", ".hidden", "ns/my.pod"] {
             let json = serde_json::json!({"v": "meta.k8s.io/v1", "rv": 3, "start": start}).to_string();
-            assert_eq!(decode_continue(&raw_token(&json), "/p/").unwrap(), (format!("/p/{start}"), 3));
+            assert_eq!(decode_continue(&raw_token(&json), "/p/").unwrap(), (format!("/p/{start}"), Some(3)));
         }
     }
 
@@ -199,11 +224,11 @@ mod tests {
             }
 
             #[test]
-            fn round_trips_clean_keys(suffix in "[a-z0-9-]{1,8}(/[a-z0-9.-]{1,8}){0,2}", rv in 1u64..u64::MAX) {
+            fn round_trips_clean_keys(suffix in "[a-z0-9-]{1,8}(/[a-z0-9.-]{1,8}){0,2}", rv in 1u64..(i64::MAX as u64)) {
                 prop_assume!(is_clean_relative_path(&suffix));
                 let key = format!("/reg/{suffix}");
                 let token = encode_continue("/reg/", &key, rv);
-                prop_assert_eq!(decode_continue(&token, "/reg/").unwrap(), (key, rv));
+                prop_assert_eq!(decode_continue(&token, "/reg/").unwrap(), (key, Some(rv)));
             }
         }
     }

@@ -50,7 +50,7 @@ mod scope;
 pub mod testing;
 mod types;
 
-pub use continue_token::{decode_continue, encode_continue};
+pub use continue_token::{decode_continue, encode_continue, encode_continue_at_latest};
 pub use error::StorageError;
 pub use scope::in_watch_scope;
 pub use types::{

@@ -76,11 +76,15 @@ impl TestServer {
             .chain(args.iter().copied());
         let flags = Flags::try_parse_from(argv).unwrap_or_else(|e| panic!("bad server flags: {e}"));
         let options = flags.server;
-        let storage: Arc<dyn Storage> = flags.storage.open(&options.data_dir).await.expect("storage opens");
+        let opened = flags.storage.open(&options.data_dir).await.expect("storage opens");
+        let storage: Arc<dyn Storage> = opened.storage;
         let resources = build(Arc::clone(&storage));
-        let server = Server::bind(&options, Arc::clone(&storage), resources)
+        let mut server = Server::bind(&options, Arc::clone(&storage), resources)
             .await
             .expect("server binds and loads TLS");
+        for source in opened.metrics {
+            server.add_metrics(source);
+        }
         let addr = server.local_addr().expect("bound address");
         let cert_dir = options.cert_dir();
         let read = |name: &str| {

@@ -1,4 +1,5 @@
-//! The backend-independent watch cases, instantiated per backend with [`cases!`].
+//! The backend-independent registry cases (watch semantics and the guaranteed-update loop),
+//! instantiated per backend with [`cases!`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,11 @@ macro_rules! cases {
             async fn compacted_start_is_a_terminal_410() {
                 let (s, _g) = $factory().await;
                 watch_semantics_cases::compacted_start(s).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_guaranteed_updates_all_land() {
+                let (s, _g) = $factory().await;
+                watch_semantics_cases::concurrent_updates(s).await;
             }
             #[tokio::test]
             async fn a_slow_watcher_does_not_stall_another() {
@@ -270,4 +276,41 @@ pub async fn slow_watcher(storage: Arc<dyn Storage>) {
         }
     }
     tokio::time::timeout(Duration::from_secs(60), writer).await.expect("writers are never stalled").unwrap();
+}
+
+pub async fn concurrent_updates(storage: Arc<dyn Storage>) {
+    let s = store(storage);
+    s.create(Some(NS), pizza("counter", "large"), &admin(), false).await.unwrap();
+    const TASKS: usize = 8;
+    const EACH: usize = 5;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    // Each merge patch adds its own label; the loop re-applies it on conflict.
+                    let patch = format!(r#"{{"metadata":{{"labels":{{"t{t}-{i}":"x"}}}}}}"#);
+                    s.patch(
+                        Some(NS),
+                        "counter",
+                        "v1beta1",
+                        piazza::registry::PatchType::Merge,
+                        patch.as_bytes(),
+                        piazza::codec::FieldValidation::Strict,
+                        &admin(),
+                        false,
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let result = s.get(Some(NS), "counter", piazza::storage::ReadRevision::Latest).await.unwrap();
+    let labels = result.metadata.labels.unwrap();
+    assert_eq!(labels.len(), 1 + TASKS * EACH, "no update may be lost: {labels:?}");
+    assert_eq!(result.metadata.generation, Some(1), "label changes do not bump the generation");
 }

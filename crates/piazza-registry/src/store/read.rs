@@ -1,11 +1,16 @@
 //! Reads: get one object, list a collection (with pagination).
 
 use piazza_core::{ApiError, Object};
-use piazza_storage::{ListOptions, ReadRevision, decode_continue, encode_continue};
+use piazza_storage::{
+    ListOptions, ReadRevision, StorageError, decode_continue, encode_continue, encode_continue_at_latest,
+};
 
 use super::Store;
 use crate::params::ListParams;
 use crate::selection::Selection;
+
+/// The message of a 410 for a compacted continue token, as upstream's.
+pub const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
 /// One page of a list, in the hub type.
 #[derive(Debug)]
@@ -42,6 +47,7 @@ impl<H: Object> Store<H> {
             predicate: selection.map(Selection::predicate),
             ..ListOptions::default()
         };
+        let mut continuing_after = None;
         match params.continue_token.as_deref() {
             Some(token) => {
                 if params.resource_version.as_deref().is_some_and(|rv| rv != "0") {
@@ -51,12 +57,24 @@ impl<H: Object> Store<H> {
                 }
                 let (start_after, rv) =
                     decode_continue(token, &prefix).map_err(|e| self.storage_error(e, ""))?;
+                continuing_after = Some(start_after.clone());
                 options.start_after = Some(start_after);
-                options.revision = ReadRevision::Exact(rv);
+                options.revision = rv.map_or(ReadRevision::Latest, ReadRevision::Exact);
             }
             None => options.revision = params.read_revision()?,
         }
-        let result = self.storage.list(&prefix, options).await.map_err(|e| self.storage_error(e, ""))?;
+        let result = match self.storage.list(&prefix, options).await {
+            Ok(result) => result,
+            // The token's revision was compacted: a 410 whose Status carries a token that
+            // continues at the latest revision (an inconsistent list), as upstream.
+            Err(StorageError::Compacted { .. }) if continuing_after.is_some() => {
+                let last_key = continuing_after.unwrap_or_default();
+                let mut err = ApiError::expired(INCONSISTENT_CONTINUE);
+                err.continue_token = Some(encode_continue_at_latest(&prefix, &last_key));
+                return Err(err);
+            }
+            Err(e) => return Err(self.storage_error(e, "")),
+        };
         let continue_token = match (result.more, result.items.last()) {
             (true, Some(last)) => Some(encode_continue(&prefix, &last.key, result.revision)),
             _ => None,

@@ -3,6 +3,7 @@
 pub mod aggregated_discovery;
 pub mod discovery;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod resource;
 pub mod version;

@@ -26,6 +26,20 @@ macro_rules! counters {
             pub fn snapshot(&self) -> CacheMetricsSnapshot {
                 CacheMetricsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
             }
+
+            /// Every counter in the Prometheus text format, named `<prefix>_<name>_total`.
+            pub fn prometheus_text(&self, prefix: &str) -> String {
+                let mut out = String::new();
+                $(
+                    let docs: &[&str] = &[$($doc),*];
+                    let help = docs.iter().map(|d| d.trim()).collect::<Vec<_>>().join(" ");
+                    let name = concat!(stringify!($name), "_total");
+                    out.push_str(&format!("# HELP {prefix}_{name} {}\n", help.replace('\\', "\\\\")));
+                    out.push_str(&format!("# TYPE {prefix}_{name} counter\n"));
+                    out.push_str(&format!("{prefix}_{name} {}\n", self.$name.load(Ordering::Relaxed)));
+                )*
+                out
+            }
         }
     };
 }
@@ -81,5 +95,21 @@ mod tests {
         inc(&m.events);
         let s = m.snapshot();
         assert_eq!((s.relists, s.events, s.consistency_checks), (2, 1, 0));
+    }
+}
+
+#[cfg(test)]
+mod prometheus_tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_counter() {
+        let m = CacheMetrics::default();
+        inc(&m.consistency_mismatches);
+        let text = m.prometheus_text("piazza_watch_cache");
+        assert!(text.contains("# TYPE piazza_watch_cache_consistency_mismatches_total counter\n"));
+        assert!(text.contains("\npiazza_watch_cache_consistency_mismatches_total 1\n"));
+        assert!(text.contains("\npiazza_watch_cache_relists_total 0\n"));
+        assert!(text.lines().filter(|l| l.starts_with("# HELP")).all(|l| !l.ends_with(' ')));
     }
 }

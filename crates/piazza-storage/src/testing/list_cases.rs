@@ -176,7 +176,8 @@ pub async fn list_pages_share_one_snapshot(store: Arc<dyn Storage>) {
         let last = pages.last().unwrap();
         let token = encode_continue(prefix, &last.items.last().unwrap().key, last.revision);
         let (start_after, rv) = decode_continue(&token, prefix).unwrap();
-        assert_eq!(rv, snapshot);
+        assert_eq!(rv, Some(snapshot));
+        let rv = snapshot;
         let options = ListOptions {
             revision: ReadRevision::Exact(rv),
             limit: Some(2),
