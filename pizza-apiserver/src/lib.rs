@@ -14,8 +14,8 @@ use piazza::registry::BuildError;
 use piazza::{RestResource, Storage, Store};
 
 use crate::admission::PizzaToppings;
-use crate::apis::pizza::{Pizza, PizzaStrategy, v1alpha1, v1beta1};
-use crate::apis::topping::{Topping, ToppingStrategy};
+use crate::apis::pizza::{Pizza, PizzaColumns, PizzaStrategy, v1alpha1, v1beta1};
+use crate::apis::topping::{Topping, ToppingColumns, ToppingStrategy};
 use crate::apis::{GROUP, menu};
 
 /// Builds the group's stores on `storage`, under the default key prefix `/registry`.
@@ -32,12 +32,14 @@ pub fn resources_with_prefix(
         .key_prefix(key_prefix)
         .storage_version::<Topping>()
         .strategy(ToppingStrategy)
+        .table_columns(ToppingColumns)
         .build()?;
     let pizzas = Store::<Pizza>::builder(storage)
         .key_prefix(key_prefix)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStrategy)
+        .table_columns(PizzaColumns)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
         .build()?;
     let menu_pizzas = Store::<Pizza>::builder(Arc::clone(pizzas.storage()))
@@ -47,6 +49,7 @@ pub fn resources_with_prefix(
         .decodes::<v1alpha1::Pizza>()
         .shares_storage_with(GROUP, "pizzas")
         .strategy(PizzaStrategy)
+        .table_columns(PizzaColumns)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
         .build()?;
     // Registration order is group priority: the restaurant group first.

@@ -11,7 +11,9 @@ pub mod object;
 pub mod strict;
 pub mod watch;
 
-pub use negotiate::{Format, negotiate_request_format, negotiate_response_format};
+pub use negotiate::{
+    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
+};
 pub use object::{TypeMeta, decode_object, encode_object, encode_value};
 pub use strict::{FieldValidation, decode_validated};
 

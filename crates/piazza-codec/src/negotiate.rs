@@ -44,6 +44,79 @@ pub fn negotiate_request_format(content_type: Option<&str>) -> Result<Format, Ap
     }
 }
 
+/// The shape of a response: the object itself, or one of the `meta.k8s.io` views of it
+/// asked for with `as=` in the `Accept` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The object (or list) itself.
+    Object,
+    /// `as=Table;g=meta.k8s.io;v=v1` (or `v1beta1`): rows of printable columns.
+    Table,
+    /// `as=PartialObjectMetadata;g=meta.k8s.io;v=v1`: only the metadata.
+    PartialObjectMetadata,
+    /// `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`: a list of metadata.
+    PartialObjectMetadataList,
+}
+
+impl Target {
+    /// The `Content-Type` for this target in `format`.
+    pub fn content_type(self, format: Format) -> String {
+        match self {
+            Self::Object => format.content_type().to_owned(),
+            Self::Table => format!("{};as=Table;v=v1;g=meta.k8s.io", format.content_type()),
+            Self::PartialObjectMetadata => {
+                format!("{};as=PartialObjectMetadata;v=v1;g=meta.k8s.io", format.content_type())
+            }
+            Self::PartialObjectMetadataList => {
+                format!("{};as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", format.content_type())
+            }
+        }
+    }
+}
+
+/// A negotiated response: its format and shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The serialization.
+    pub format: Format,
+    /// The shape.
+    pub target: Target,
+}
+
+fn target_of(range: &crate::media::MediaType) -> Option<Target> {
+    let Some(kind) = range.param("as") else { return Some(Target::Object) };
+    if range.param("g") != Some("meta.k8s.io") {
+        return None;
+    }
+    match (kind, range.param("v")) {
+        ("Table", Some("v1" | "v1beta1")) => Some(Target::Table),
+        ("PartialObjectMetadata", Some("v1" | "v1beta1")) => Some(Target::PartialObjectMetadata),
+        ("PartialObjectMetadataList", Some("v1" | "v1beta1")) => Some(Target::PartialObjectMetadataList),
+        _ => None,
+    }
+}
+
+/// Chooses the response format and shape for a read (get, list, watch) from `Accept`.
+/// `as=Table` and `as=PartialObjectMetadata[List]` (group `meta.k8s.io`) are served;
+/// other `as=` ranges are skipped. Nothing acceptable is a 406.
+pub fn negotiate_response(accept: Option<&str>, streaming: bool) -> Result<Negotiated, ApiError> {
+    let supported = if streaming { SUPPORTED_STREAM_TYPES } else { SUPPORTED_RESPONSE_TYPES };
+    let Some(raw) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Negotiated { format: Format::Json, target: Target::Object });
+    };
+    let ranges = parse_accept(raw).map_err(|_| ApiError::not_acceptable(supported))?;
+    for range in &ranges {
+        let Some(target) = target_of(range) else { continue };
+        for candidate in supported {
+            if range.matches(candidate) {
+                let format = if *candidate == YAML { Format::Yaml } else { Format::Json };
+                return Ok(Negotiated { format, target });
+            }
+        }
+    }
+    Err(ApiError::not_acceptable(supported))
+}
+
 /// Chooses the response format from an `Accept` header. `streaming` is true for watch,
 /// which only JSON supports. Media ranges asking for a transformed shape (`as=Table`, …)
 /// are skipped until those shapes are served; an acceptable plain type later in the list
@@ -77,6 +150,26 @@ mod tests {
         let err = negotiate_request_format(Some("text/plain")).unwrap_err();
         assert_eq!(err.code, 415);
         assert_eq!(negotiate_request_format(Some("garbage")).unwrap_err().code, 415);
+    }
+
+    #[test]
+    fn table_and_metadata_views() {
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert_eq!(negotiate_response(Some(kubectl), false).unwrap().target, Target::Table);
+        assert_eq!(negotiate_response(Some(kubectl), true).unwrap().target, Target::Table);
+        let meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+        assert_eq!(negotiate_response(Some(meta), false).unwrap().target, Target::PartialObjectMetadataList);
+        // Unknown views are skipped in favour of a plain type; alone they are a 406.
+        let unknown = "application/json;as=Nope;g=meta.k8s.io;v=v1,application/yaml";
+        assert_eq!(
+            negotiate_response(Some(unknown), false).unwrap(),
+            Negotiated { format: Format::Yaml, target: Target::Object }
+        );
+        assert_eq!(
+            negotiate_response(Some("application/json;as=Table;g=other.io;v=v1"), false).unwrap_err().code,
+            406
+        );
+        assert_eq!(Target::Table.content_type(Format::Json), "application/json;as=Table;v=v1;g=meta.k8s.io");
     }
 
     #[test]

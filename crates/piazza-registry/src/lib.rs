@@ -18,6 +18,7 @@ pub mod selection;
 pub mod storage_errors;
 pub mod store;
 pub mod strategy;
+pub mod table;
 pub mod version;
 
 pub use admission::{Admission, Attributes, Operation};

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use piazza_codec::watch::{WatchEventType, json_event_frame};
-use piazza_codec::{Format, decode_object, encode_value};
+use piazza_codec::{Format, Target, decode_object, encode_value};
 use piazza_core::error::success_status;
 use piazza_core::meta::{DeleteOptions, StatusDetails};
 use piazza_core::{ApiError, Object, UserInfo};
@@ -19,6 +19,9 @@ use rand::Rng;
 use crate::descriptor::ResourceDescriptor;
 use crate::params::Query;
 use crate::store::{HubWatchEvent, PatchType, Store};
+use crate::table::{
+    IncludeObject, TableColumns, build_table, partial_object_metadata, partial_object_metadata_list,
+};
 use crate::version::VersionCodec;
 
 /// The shortest server-chosen watch timeout, as upstream (`--min-request-timeout`).
@@ -35,6 +38,8 @@ pub struct RestContext {
     pub name: Option<String>,
     /// The negotiated response format.
     pub format: Format,
+    /// The negotiated response shape (the object, a Table, or metadata only), for reads.
+    pub target: Target,
     /// Who is asking.
     pub user: UserInfo,
     /// The query parameters.
@@ -50,6 +55,8 @@ pub struct Encoded {
     pub body: Vec<u8>,
     /// Its format.
     pub format: Format,
+    /// Its shape.
+    pub target: Target,
     /// Warnings for the client (`Warning: 299` headers), e.g. unknown fields.
     pub warnings: Vec<String>,
 }
@@ -111,7 +118,13 @@ impl<H: Object> Store<H> {
         status: u16,
         format: Format,
     ) -> Result<Encoded, ApiError> {
-        Ok(Encoded { status, body: codec.encode(object, format)?, format, warnings: Vec::new() })
+        Ok(Encoded {
+            status,
+            body: codec.encode(object, format)?,
+            format,
+            target: Target::Object,
+            warnings: Vec::new(),
+        })
     }
 
     fn encode_list(
@@ -143,7 +156,7 @@ impl<H: Object> Store<H> {
             Format::Json => json,
             Format::Yaml => piazza_codec::object::json_to_yaml(&json)?,
         };
-        Ok(Encoded { status: 200, body, format, warnings: Vec::new() })
+        Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() })
     }
 
     fn delete_status(&self, object: &H) -> Encoded {
@@ -159,7 +172,63 @@ impl<H: Object> Store<H> {
             status: 200,
             body: serde_json::to_vec(&status).unwrap_or_default(),
             format: Format::Json,
+            target: Target::Object,
             warnings: Vec::new(),
+        }
+    }
+}
+
+/// Encodes a `meta.k8s.io` view in the negotiated format.
+fn encode_view(value: serde_json::Value, format: Format, target: Target) -> Result<Encoded, ApiError> {
+    Ok(Encoded { status: 200, body: encode_value(&value, format)?, format, target, warnings: Vec::new() })
+}
+
+/// An object as a JSON value in the codec's version (for `includeObject=Object`).
+fn object_value<H: 'static>(
+    codec: &Arc<dyn VersionCodec<H>>,
+    object: &H,
+) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(&codec.encode(object, Format::Json)?).map_err(ApiError::internal)
+}
+
+/// How a watch renders each event's object: as itself, as a one-row Table (headers on the
+/// first only, as upstream), or as PartialObjectMetadata.
+struct WatchView<H> {
+    target: Target,
+    include: IncludeObject,
+    table: Arc<dyn TableColumns<H>>,
+    headers_sent: std::sync::atomic::AtomicBool,
+}
+
+impl<H: Object> WatchView<H> {
+    fn new(ctx: &RestContext, table: Arc<dyn TableColumns<H>>) -> Result<Self, ApiError> {
+        if ctx.target == Target::PartialObjectMetadataList {
+            return Err(ApiError::not_acceptable(&[piazza_codec::JSON]));
+        }
+        let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
+        Ok(Self {
+            target: ctx.target,
+            include,
+            table,
+            headers_sent: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn encode(&self, codec: &Arc<dyn VersionCodec<H>>, object: &H) -> Result<Vec<u8>, ApiError> {
+        match self.target {
+            Target::Object | Target::PartialObjectMetadataList => codec.encode(object, Format::Json),
+            Target::PartialObjectMetadata => {
+                serde_json::to_vec(&partial_object_metadata(object.metadata())).map_err(ApiError::internal)
+            }
+            Target::Table => {
+                let first = !self.headers_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
+                let list_meta = serde_json::json!({ "resourceVersion": object.metadata().resource_version });
+                let table =
+                    build_table(self.table.as_ref(), &[object], list_meta, self.include, first, &|o| {
+                        object_value(codec, o)
+                    })?;
+                serde_json::to_vec(&table).map_err(ApiError::internal)
+            }
         }
     }
 }
@@ -210,7 +279,23 @@ impl<H: Object> RestResource for Store<H> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
         let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.get_revision()?).await?;
-        self.encode_one(codec, &object, 200, ctx.format)
+        match ctx.target {
+            Target::Object => self.encode_one(codec, &object, 200, ctx.format),
+            Target::PartialObjectMetadata => {
+                encode_view(partial_object_metadata(object.metadata()), ctx.format, ctx.target)
+            }
+            Target::Table => {
+                let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
+                let list_meta = serde_json::json!({ "resourceVersion": object.metadata().resource_version });
+                let table = build_table(self.table_columns(), &[&object], list_meta, include, true, &|o| {
+                    object_value(codec, o)
+                })?;
+                encode_view(table, ctx.format, ctx.target)
+            }
+            Target::PartialObjectMetadataList => {
+                Err(ApiError::not_acceptable(&[piazza_codec::JSON, piazza_codec::YAML]))
+            }
+        }
     }
 
     async fn list(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
@@ -224,7 +309,24 @@ impl<H: Object> RestResource for Store<H> {
         if let Some(remaining) = page.remaining_item_count {
             metadata["remainingItemCount"] = remaining.into();
         }
-        self.encode_list(codec, &page.items, metadata, ctx.format)
+        match ctx.target {
+            Target::Object => self.encode_list(codec, &page.items, metadata, ctx.format),
+            Target::PartialObjectMetadataList => {
+                let metas: Vec<_> = page.items.iter().map(Object::metadata).collect();
+                encode_view(partial_object_metadata_list(&metas, metadata), ctx.format, ctx.target)
+            }
+            Target::Table => {
+                let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
+                let objects: Vec<&H> = page.items.iter().collect();
+                let table = build_table(self.table_columns(), &objects, metadata, include, true, &|o| {
+                    object_value(codec, o)
+                })?;
+                encode_view(table, ctx.format, ctx.target)
+            }
+            Target::PartialObjectMetadata => {
+                Err(ApiError::not_acceptable(&[piazza_codec::JSON, piazza_codec::YAML]))
+            }
+        }
     }
 
     async fn watch(&self, ctx: &RestContext) -> Result<EncodedWatch, ApiError> {
@@ -232,15 +334,12 @@ impl<H: Object> RestResource for Store<H> {
         let params = ctx.query.list_params()?;
         let timeout = watch_timeout(params.timeout_seconds);
         let events = Store::watch(self, ctx.namespace.as_deref(), &params).await?;
+        let view = WatchView::new(ctx, self.shared_table_columns())?;
         let frames = events.map(move |event| {
             let frame = match event {
-                HubWatchEvent::Added(o) => codec.encode(&o, Format::Json).map(|b| (WatchEventType::Added, b)),
-                HubWatchEvent::Modified(o) => {
-                    codec.encode(&o, Format::Json).map(|b| (WatchEventType::Modified, b))
-                }
-                HubWatchEvent::Deleted(o) => {
-                    codec.encode(&o, Format::Json).map(|b| (WatchEventType::Deleted, b))
-                }
+                HubWatchEvent::Added(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Added, b)),
+                HubWatchEvent::Modified(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Modified, b)),
+                HubWatchEvent::Deleted(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Deleted, b)),
                 HubWatchEvent::Bookmark { resource_version, initial_events_end } => Ok((
                     WatchEventType::Bookmark,
                     bookmark_json(&codec, resource_version, initial_events_end),

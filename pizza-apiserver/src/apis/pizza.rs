@@ -199,6 +199,34 @@ impl From<Pizza> for v1beta1::Pizza {
     }
 }
 
+// === printing ===
+
+/// `kubectl get pizzas` columns: the toppings and the cost.
+pub struct PizzaColumns;
+
+impl piazza::registry::table::TableColumns<Pizza> for PizzaColumns {
+    fn columns(&self) -> Vec<piazza::registry::table::ColumnDefinition> {
+        use piazza::registry::table::ColumnDefinition;
+        vec![
+            ColumnDefinition::new(
+                "Toppings",
+                "string",
+                "The toppings, with the quantity when more than one.",
+            ),
+            ColumnDefinition::new("Cost", "number", "The cost of the whole pizza.").wide(),
+        ]
+    }
+
+    fn cells(&self, pizza: &Pizza) -> Vec<serde_json::Value> {
+        let toppings: Vec<String> = pizza
+            .toppings
+            .iter()
+            .map(|t| if t.quantity == 1 { t.name.clone() } else { format!("{}x{}", t.quantity, t.name) })
+            .collect();
+        vec![serde_json::json!(toppings.join(",")), serde_json::json!(pizza.cost)]
+    }
+}
+
 // === validation ===
 
 /// Validation on create and update: quantities positive, names non-empty and unique.

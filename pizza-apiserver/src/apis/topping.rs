@@ -51,3 +51,20 @@ impl Strategy<Topping> for ToppingStrategy {
         errs
     }
 }
+
+/// `kubectl get toppings` columns: the cost.
+pub struct ToppingColumns;
+
+impl piazza::registry::table::TableColumns<Topping> for ToppingColumns {
+    fn columns(&self) -> Vec<piazza::registry::table::ColumnDefinition> {
+        vec![piazza::registry::table::ColumnDefinition::new(
+            "Cost",
+            "number",
+            "The cost of one portion, in dollars.",
+        )]
+    }
+
+    fn cells(&self, topping: &Topping) -> Vec<serde_json::Value> {
+        vec![serde_json::json!(topping.spec.cost)]
+    }
+}

@@ -58,6 +58,7 @@ pub struct StoreBuilder<H> {
     admission: Vec<Arc<dyn Admission<H>>>,
     key_prefix: String,
     bookmark_interval: std::time::Duration,
+    table: Arc<dyn crate::table::TableColumns<H>>,
     error: Option<BuildError>,
 }
 
@@ -75,6 +76,7 @@ impl<H: Object> StoreBuilder<H> {
             admission: Vec::new(),
             key_prefix: "/registry".to_owned(),
             bookmark_interval: super::BOOKMARK_INTERVAL,
+            table: Arc::new(()),
             error: None,
         }
     }
@@ -184,6 +186,12 @@ impl<H: Object> StoreBuilder<H> {
         self
     }
 
+    /// The columns `kubectl get` shows (server-side printing), between Name and Age.
+    pub fn table_columns(mut self, columns: impl crate::table::TableColumns<H>) -> Self {
+        self.table = Arc::new(columns);
+        self
+    }
+
     /// How often watches that allow bookmarks get one (default one minute).
     pub fn bookmark_interval(mut self, interval: std::time::Duration) -> Self {
         self.bookmark_interval = interval;
@@ -245,6 +253,7 @@ impl<H: Object> StoreBuilder<H> {
             admission: self.admission,
             keys,
             bookmark_interval: self.bookmark_interval,
+            table: self.table,
         }))
     }
 }

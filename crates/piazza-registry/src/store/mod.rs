@@ -45,6 +45,7 @@ pub struct Store<H> {
     admission: Vec<Arc<dyn Admission<H>>>,
     keys: KeyLayout,
     bookmark_interval: std::time::Duration,
+    table: Arc<dyn crate::table::TableColumns<H>>,
 }
 
 impl<H: Object> Store<H> {
@@ -72,6 +73,16 @@ impl<H: Object> Store<H> {
     /// All served versions, preferred first.
     pub fn versions(&self) -> &[Arc<dyn VersionCodec<H>>] {
         &self.versions
+    }
+
+    /// The printable columns of this kind.
+    pub fn table_columns(&self) -> &dyn crate::table::TableColumns<H> {
+        self.table.as_ref()
+    }
+
+    /// The printable columns, shared (for watches).
+    pub fn shared_table_columns(&self) -> Arc<dyn crate::table::TableColumns<H>> {
+        Arc::clone(&self.table)
     }
 
     /// The storage backend.

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use piazza_codec::{Format, negotiate_request_format, negotiate_response_format};
+use piazza_codec::{
+    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
+};
 use piazza_core::request_info::RequestInfo;
 use piazza_core::{ApiError, StatusReason, UserInfo};
 use piazza_registry::{PatchType, Query, RestContext, RestResource};
@@ -76,12 +78,18 @@ async fn dispatch(
         return Err(ApiError::method_not_allowed());
     }
     let streaming_response = info.verb == "watch";
-    let format = negotiate_response_format(accept, streaming_response)?;
+    let negotiated = if matches!(info.verb.as_str(), "get" | "list" | "watch") {
+        negotiate_response(accept, streaming_response)?
+    } else {
+        Negotiated { format: negotiate_response_format(accept, false)?, target: Target::Object }
+    };
+    let format = negotiated.format;
     let ctx = RestContext {
         version: info.api_version.clone(),
         namespace: (!info.namespace.is_empty()).then(|| info.namespace.clone()),
         name: (!info.name.is_empty()).then(|| info.name.clone()),
         format,
+        target: negotiated.target,
         user: request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous),
         query: Query::parse(request.uri().query())?,
     };
@@ -95,7 +103,9 @@ async fn dispatch(
             let frames = resource.watch(&ctx).await?;
             let frames = frames.take_until(shutdown.clone().wait());
             let mut response = Response::new(streaming(frames));
-            response.headers_mut().insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            if let Ok(value) = http::HeaderValue::from_str(&negotiated.target.content_type(Format::Json)) {
+                response.headers_mut().insert(CONTENT_TYPE, value);
+            }
             return Ok(response);
         }
         "patch" => {
@@ -115,7 +125,8 @@ async fn dispatch(
         }
         _ => return Err(ApiError::method_not_allowed()),
     };
-    let mut response = bytes_response(encoded.status, encoded.format.content_type(), encoded.body);
+    let mut response =
+        bytes_response(encoded.status, &encoded.target.content_type(encoded.format), encoded.body);
     for warning in &encoded.warnings {
         if let Ok(value) = http::HeaderValue::from_str(&warning_header(warning)) {
             response.headers_mut().append(http::header::WARNING, value);
