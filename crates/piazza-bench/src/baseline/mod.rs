@@ -1,0 +1,83 @@
+//! The physical limits that bound a server on this machine, measured with the same runner and
+//! concurrency as the scenarios: the transport, raw etcd, the embedded engine.
+
+pub mod embedded;
+pub mod etcd;
+pub mod transport;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::cli::{LoadArgs, ProtocolArgs};
+use crate::client::{Client, ClientOptions};
+use crate::error::BenchError;
+use crate::report::Report;
+use crate::runner::{self, Limits};
+use crate::setup;
+use crate::template::run_id;
+use crate::workload::HttpWorkload;
+
+use self::transport::{BASELINE_PATH, TransportServer, fixed_body};
+
+/// The limits of a run from the load flags.
+pub fn limits(load: &LoadArgs) -> Limits {
+    Limits::new(load.concurrency, load.duration, load.requests)
+}
+
+/// Starts the transport server with a `body_size`-byte body and drives GETs at it.
+pub async fn transport(
+    body_size: usize,
+    load: &LoadArgs,
+    protocol: &ProtocolArgs,
+) -> Result<Report, BenchError> {
+    let server = TransportServer::start(body_size).await?;
+    let options = ClientOptions {
+        version: setup::version(protocol),
+        connections: protocol.connections.max(1),
+        tls: server.tls_options(),
+        token: None,
+        headers: HeaderMap::new(),
+        timeout: Some(protocol.timeout),
+    };
+    let client = Client::new(crate::client::Target::parse(&server.url())?, options)?;
+    let version = client.version();
+    let workload = HttpWorkload::get(client, BASELINE_PATH.to_owned(), "get");
+    let name = format!("baseline transport ({body_size} B body)");
+    let mut report = runner::run(&name, Arc::new(workload), limits(load)).await;
+    report.protocol = Some(version.name().to_owned());
+    drop(server);
+    Ok(report)
+}
+
+/// Put-if-absent transactions against etcd at `endpoints`. With `clean_up` the keys are
+/// deleted afterwards (in one range delete, which slows etcd 3.4's later commits down until it
+/// is compacted and defragmented, so the suite keeps them).
+pub async fn etcd(
+    endpoints: &[String],
+    value_size: usize,
+    load: &LoadArgs,
+    clean_up: bool,
+) -> Result<Report, BenchError> {
+    let workload = Arc::new(etcd::EtcdWorkload::connect(endpoints, &run_id(), fixed_body(value_size)).await?);
+    let report = runner::run("baseline etcd put-if-absent txn", Arc::clone(&workload), limits(load)).await;
+    if clean_up {
+        workload.clean_up().await?;
+    }
+    Ok(report)
+}
+
+/// Fsynced creates on an embedded store in `dir`, or in a temporary directory.
+pub async fn embedded(dir: Option<&Path>, value_size: usize, load: &LoadArgs) -> Result<Report, BenchError> {
+    let temp;
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            temp = tempfile::tempdir().map_err(|e| BenchError::io("creating a temporary directory", e))?;
+            temp.path()
+        }
+    };
+    let workload = embedded::EmbeddedWorkload::open(dir, &run_id(), fixed_body(value_size))?;
+    Ok(runner::run("baseline embedded commit (fsync)", Arc::new(workload), limits(load)).await)
+}

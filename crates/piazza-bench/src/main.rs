@@ -1,0 +1,41 @@
+//! The `piazza-bench` binary.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use piazza_bench::baseline::{self, transport::PIZZA_BODY_SIZE};
+use piazza_bench::cli::{BaselineCommand, Cli, Command};
+use piazza_bench::{BenchError, http_cmd, output, scenario, suite};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("piazza-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), BenchError> {
+    match cli.command {
+        Command::Http(args) => output::print(&[http_cmd::run(&args).await?], args.json),
+        Command::Scenario(args) => output::print(&scenario::command(&args).await?, args.json),
+        Command::Baseline(BaselineCommand::Transport(args)) => {
+            let size = args.body_size.unwrap_or(PIZZA_BODY_SIZE);
+            output::print(&[baseline::transport(size, &args.load, &args.protocol).await?], args.json)
+        }
+        Command::Baseline(BaselineCommand::Etcd(args)) => output::print(
+            &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up).await?],
+            args.json,
+        ),
+        Command::Baseline(BaselineCommand::Embedded(args)) => {
+            let report = baseline::embedded(args.dir.as_deref(), PIZZA_BODY_SIZE, &args.load).await?;
+            output::print(&[report], args.json)
+        }
+        Command::Suite(args) => println!("{}", suite::run(&args).await?),
+    }
+    Ok(())
+}

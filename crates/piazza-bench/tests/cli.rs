@@ -1,0 +1,153 @@
+//! The binary end to end against the in-process transport server (no etcd, no apiserver).
+//! Each run is bounded to about a second.
+
+use std::process::Output;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use piazza_bench::baseline::transport::TransportServer;
+use serde_json::Value;
+
+async fn bench(args: &[&str]) -> Value {
+    let output: Output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run piazza-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn assert_clean_run(report: &Value, protocol: &str) {
+    assert_eq!(report["protocol"], protocol, "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert!(report["throughput"].as_f64().unwrap() > 0.0, "{report:#}");
+    assert_eq!(report["ok"], report["requests"], "{report:#}");
+    assert!(report["latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{report:#}");
+}
+
+#[tokio::test]
+async fn baseline_transport_runs_for_a_second() {
+    let report =
+        bench(&["baseline", "transport", "-z", "1s", "-c", "4", "--body-size", "339", "--json"]).await;
+    assert_clean_run(&report, "h2");
+    assert!(report["requests"].as_u64().unwrap() > 10, "{report:#}");
+    let per_response = report["bytes"].as_u64().unwrap() / report["requests"].as_u64().unwrap();
+    assert_eq!(per_response, 339);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
+    let server = TransportServer::start(100).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let yaml = format!(
+        "clusters: [{{name: c, cluster: {{server: '{}', certificate-authority-data: {}}}}}]\n\
+         users: [{{name: u, user: {{token: s3cret}}}}]\n\
+         contexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n",
+        server.url(),
+        STANDARD.encode(server.ca_pem())
+    );
+    std::fs::write(&kubeconfig, yaml).unwrap();
+    let url = format!("{}/apis/x?limit=1", server.url());
+    let report = bench(&[
+        "http",
+        "--url",
+        &url,
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "-X",
+        "POST",
+        "-d",
+        r#"{"metadata":{"name":"p-{run}-{n}"}}"#,
+        "--body-template",
+        "-H",
+        "X-Bench: 1",
+        "-n",
+        "200",
+        "-c",
+        "8",
+        "-z",
+        "5s",
+        "--server-pid",
+        &std::process::id().to_string(),
+        "--json",
+    ])
+    .await;
+    assert_clean_run(&report, "h2");
+    assert_eq!(report["requests"], 200, "{report:#}");
+    assert_eq!(report["statuses"]["200"], 200, "{report:#}");
+    assert_eq!(report["bytes"], 200 * 100, "{report:#}");
+    assert!(report["server_rss"]["after_kib"].as_u64().unwrap() > 0, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_mode_over_http1_with_a_ca_file() {
+    let server = TransportServer::start(10).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_pem()).unwrap();
+    let url = format!("{}/", server.url());
+    let report = bench(&[
+        "http",
+        "--url",
+        &url,
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--h1",
+        "-n",
+        "100",
+        "-c",
+        "4",
+        "-z",
+        "5s",
+        "--json",
+    ])
+    .await;
+    assert_clean_run(&report, "http/1.1");
+    assert_eq!(report["requests"], 100, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_servers_are_errors_not_crashes() {
+    let server = TransportServer::start(10).await.unwrap();
+    let url = format!("{}/", server.url());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
+        .args(["http", "--url", &url, "-n", "5", "-c", "1", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "no CA to trust must be a usage error");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no CA to trust"));
+
+    let report =
+        bench(&["http", "--url", &url, "--insecure", "-n", "5", "-c", "1", "-z", "5s", "--json"]).await;
+    assert_clean_run(&report, "h2");
+
+    let other = TransportServer::start(10).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_ca = dir.path().join("ca.pem");
+    std::fs::write(&wrong_ca, other.ca_pem()).unwrap();
+    let report = bench(&[
+        "http",
+        "--url",
+        &url,
+        "--cacert",
+        wrong_ca.to_str().unwrap(),
+        "-n",
+        "3",
+        "-z",
+        "5s",
+        "--json",
+    ])
+    .await;
+    assert_eq!(report["errors"], 3, "{report:#}");
+    let messages = report["error_messages"].as_object().unwrap();
+    assert!(messages.keys().any(|m| m.starts_with("tls:")), "{report:#}");
+}
