@@ -8,6 +8,7 @@
 //! | crate | re-exported as | what |
 //! |---|---|---|
 //! | `piazza-core` | [`core`] | meta types, names, `Resource`, field errors, `ApiError` |
+//! | `piazza-derive` | `#[derive(Resource)]` | declares a served version with `#[resource(group = …, version = …, namespaced)]` |
 //! | `piazza-codec` | [`codec`] | JSON/YAML, negotiation, watch framing |
 //! | `piazza-storage` | [`storage`] | the `Storage` trait and the embedded backend |
 //! | `piazza-registry` | [`registry`] | `Store<H>`, strategies, admission |
@@ -26,6 +27,7 @@ pub use piazza_core::{
     ApiError, FieldError, FieldErrors, FieldPath, Object, Resource, Scope, UserInfo, impl_object,
     k8s_openapi, meta,
 };
+pub use piazza_derive::Resource;
 pub use piazza_registry::{Admission, Attributes, Operation, RestResource, Store, Strategy};
 pub use piazza_server::{Server, ServerOptions};
 pub use piazza_storage::Storage;

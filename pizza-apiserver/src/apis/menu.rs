@@ -3,7 +3,7 @@
 //! `restaurant.programming-kubernetes.info/v1beta1` under the restaurant keys, so writes
 //! through either group are visible through both, and watches on both see the same events.
 
-use piazza::{Resource, Scope, impl_object, meta::ObjectMeta};
+use piazza::{Resource, meta::ObjectMeta};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,8 @@ use super::pizza::{Pizza as Hub, PizzaTopping};
 pub const MENU_GROUP: &str = "menu.piazza.dev";
 
 /// A pizza on the menu (menu.piazza.dev/v1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+#[resource(group = MENU_GROUP, version = "v1", namespaced, defaults = Self::apply_menu_defaults)]
 pub struct Pizza {
     /// Standard object metadata.
     #[serde(default)]
@@ -54,17 +55,9 @@ pub struct MenuPizzaStatus {
     pub price: f64,
 }
 
-impl_object!(Pizza);
-
-impl Resource for Pizza {
-    const GROUP: &'static str = MENU_GROUP;
-    const VERSION: &'static str = "v1";
-    const KIND: &'static str = "Pizza";
-    const PLURAL: &'static str = "pizzas";
-    const SINGULAR: &'static str = "pizza";
-    const SCOPE: Scope = Scope::Namespaced;
-
-    fn apply_defaults(&mut self) {
+impl Pizza {
+    /// Defaults: no ingredients means salami, mozzarella and tomato; 0 portions means 1.
+    fn apply_menu_defaults(&mut self) {
         if self.spec.ingredients.is_empty() {
             self.spec.ingredients = super::pizza::DEFAULT_TOPPINGS
                 .iter()

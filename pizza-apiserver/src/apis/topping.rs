@@ -1,12 +1,13 @@
 //! `Topping` (cluster-scoped, `v1alpha1`): a topping a pizza may name, with its cost.
 //! It has one version, so the served type is also the hub.
 
-use piazza::{FieldError, FieldErrors, FieldPath, Resource, Scope, Strategy, impl_object, meta::ObjectMeta};
+use piazza::{FieldError, FieldErrors, FieldPath, Resource, Strategy, meta::ObjectMeta};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A topping that pizzas may use.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+#[resource(group = super::GROUP, version = "v1alpha1", cluster)]
 pub struct Topping {
     /// Standard object metadata.
     #[serde(default)]
@@ -22,17 +23,6 @@ pub struct ToppingSpec {
     /// The cost of one portion of this topping, in dollars.
     #[serde(default)]
     pub cost: f64,
-}
-
-impl_object!(Topping);
-
-impl Resource for Topping {
-    const GROUP: &'static str = super::GROUP;
-    const VERSION: &'static str = "v1alpha1";
-    const KIND: &'static str = "Topping";
-    const PLURAL: &'static str = "toppings";
-    const SINGULAR: &'static str = "topping";
-    const SCOPE: Scope = Scope::Cluster;
 }
 
 /// Validation: the cost may not be negative.

@@ -1,0 +1,11 @@
+use piazza_core::meta::ObjectMeta;
+use piazza_derive::Resource;
+
+#[derive(Resource)]
+#[resource(group = "restaurant.example.com", version = "v1", namespaced)]
+struct Pizza {
+    meta: ObjectMeta,
+    toppings: Vec<String>,
+}
+
+fn main() {}
