@@ -42,8 +42,13 @@
 //! - **Watches** are etcd watches with `prev_kv`, drained into a bounded buffer per consumer;
 //!   a consumer that falls behind is caught up by re-watching from its last delivered
 //!   revision, and broken streams are re-established the same way.
+//! - **Progress notifications** are requested only where they are trustworthy
+//!   ([`EtcdOptions::progress_notify`], [`ProgressNotify`]: by default, etcd 3.4.31+ / 3.5.13+
+//!   / 3.6+, not Debian's 3.4.23), and only become progress markers for the watch's consumer
+//!   (so bookmarks advance on a quiet prefix). They never move the revision a watch resumes
+//!   from.
 //! - **The current revision** comes from a cheap linearizable count-only range, never from
-//!   watch progress notifications (etcd 3.4.23's cannot be trusted).
+//!   watch progress notifications.
 //! - **Compaction** is etcd's physical compaction, on demand and every
 //!   [`EtcdOptions::compaction_interval`], coordinated between replicas like kube-apiserver's.
 
@@ -53,6 +58,7 @@ mod compaction;
 mod error;
 mod keys;
 mod options;
+mod progress;
 mod read;
 mod store;
 #[cfg(feature = "testing")]
@@ -61,4 +67,5 @@ mod watch;
 mod write;
 
 pub use options::EtcdOptions;
+pub use progress::ProgressNotify;
 pub use store::EtcdStore;

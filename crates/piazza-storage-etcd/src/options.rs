@@ -6,6 +6,8 @@ use std::time::Duration;
 use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 use piazza_storage::StorageError;
 
+use crate::progress::ProgressNotify;
+
 /// Settings of an [`EtcdStore`](crate::EtcdStore), the flags of kube-apiserver's
 /// `--etcd-*` family.
 #[derive(Clone, Debug)]
@@ -42,6 +44,12 @@ pub struct EtcdOptions {
     /// (default 1024). A consumer further behind than that is caught up by re-watching etcd
     /// from its last delivered revision once it has drained half the buffer.
     pub watch_buffer: usize,
+    /// Whether watches ask etcd for progress notifications, which become progress markers
+    /// and let bookmarks advance while the watched prefix is quiet (default
+    /// [`ProgressNotify::Auto`]: only on an etcd release that sends trustworthy ones, so not on
+    /// Debian's 3.4.23). Correctness never depends on them. etcd sends them every
+    /// `--experimental-watch-progress-notify-interval` (10 minutes by default).
+    pub progress_notify: ProgressNotify,
 }
 
 impl Default for EtcdOptions {
@@ -56,6 +64,7 @@ impl Default for EtcdOptions {
             request_timeout: Duration::from_secs(60),
             health_timeout: Duration::from_secs(2),
             watch_buffer: 1024,
+            progress_notify: ProgressNotify::Auto,
         }
     }
 }
@@ -146,6 +155,7 @@ mod tests {
         assert_eq!(o.prefix, "/registry");
         assert_eq!(o.compaction_interval, Duration::from_secs(300));
         assert_eq!(o.health_timeout, Duration::from_secs(2));
+        assert_eq!(o.progress_notify, ProgressNotify::Auto);
         assert!(o.connect_options().is_ok());
     }
 

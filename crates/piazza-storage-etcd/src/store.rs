@@ -22,6 +22,9 @@ use crate::{compaction, read, watch, write};
 pub struct EtcdStore {
     conn: Conn,
     options: EtcdOptions,
+    /// Whether watches ask etcd for progress notifications ([`EtcdOptions::progress_notify`],
+    /// resolved at connect time).
+    progress_notify: bool,
     /// Dropped with the store: background tasks watch it to know when to stop.
     _shutdown: signal::Sender<()>,
     /// What background tasks subscribe to.
@@ -30,7 +33,10 @@ pub struct EtcdStore {
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdStore").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("EtcdStore")
+            .field("options", &self.options)
+            .field("progress_notify", &self.progress_notify)
+            .finish_non_exhaustive()
     }
 }
 
@@ -39,7 +45,9 @@ impl std::fmt::Debug for EtcdStore {
 impl EtcdStore {
     /// Connects to etcd and checks that it answers (a linearizable read, so a cluster without
     /// a leader is refused too). Starts the background compactor unless
-    /// [`EtcdOptions::compaction_interval`] is zero.
+    /// [`EtcdOptions::compaction_interval`] is zero. Resolves
+    /// [`EtcdOptions::progress_notify`] (for `Auto`, from the version etcd's maintenance Status
+    /// call reports).
     ///
     /// Fails with [`StorageError::Internal`] naming the problem: no endpoints, a TLS file that
     /// cannot be read, or an etcd that does not answer within the request timeout.
@@ -55,17 +63,24 @@ impl EtcdStore {
         let conn = Conn::new(&client, options.request_timeout, options.prefix.clone());
         // A linearizable read: etcd answers, and has a leader.
         conn.probe(0).await.map_err(|e| e.into_storage(context()))?;
+        let progress_notify = options.progress_notify.resolve(&client, options.request_timeout).await;
 
         let (shutdown, stopped) = signal::channel(());
         if !options.compaction_interval.is_zero() {
             tokio::spawn(compaction::run(conn.clone(), options.compaction_interval, stopped.clone()));
         }
-        Ok(Arc::new(EtcdStore { conn, options, _shutdown: shutdown, stopped }))
+        Ok(Arc::new(EtcdStore { conn, options, progress_notify, _shutdown: shutdown, stopped }))
     }
 
     /// The options the store was connected with.
     pub fn options(&self) -> &EtcdOptions {
         &self.options
+    }
+
+    /// Whether its watches ask etcd for progress notifications: [`EtcdOptions::progress_notify`]
+    /// as resolved when connecting.
+    pub fn progress_notify(&self) -> bool {
+        self.progress_notify
     }
 }
 
@@ -107,8 +122,9 @@ impl Storage for EtcdStore {
             0 => (self.conn.current_revision().await?, false),
             after => (after, true),
         };
-        let buffer = self.options.watch_buffer;
-        Ok(watch::stream(self.conn.clone(), prefix, seen, verify, buffer, self.stopped.clone()))
+        let settings =
+            watch::Settings { buffer: self.options.watch_buffer, progress_notify: self.progress_notify };
+        Ok(watch::stream(self.conn.clone(), prefix, seen, verify, settings, self.stopped.clone()))
     }
 
     async fn current_revision(&self) -> Result<Revision, StorageError> {

@@ -16,8 +16,15 @@
 //!   that `seen` is not below the compacted revision (etcd would accept a watch from exactly
 //!   the compacted revision, whose tombstones may be gone). If it is, or etcd cancels the watch
 //!   as compacted, the consumer gets `Err(Compacted)` and the stream ends.
-//!
-//! Progress notifications are never used (etcd 3.4.23's are not trustworthy).
+//! - **Progress.** With [`Settings::progress_notify`] the etcd watch asks for progress
+//!   notifications, and one (a response with a header and no events that is not the
+//!   `created` one) at a revision above everything the consumer has been given becomes a
+//!   progress marker ([`Event::progress`]). etcd sends it after every event it covers, so the
+//!   marker is queued after them too; when the buffer is full it is simply dropped. It never
+//!   moves `seen`: a re-watch resumes from the last *event*, so an untrustworthy notification
+//!   (etcd before 3.4.31 / 3.5.13, see [`ProgressNotify`](crate::ProgressNotify)) could at
+//!   worst make a marker early, never lose an event. An event at or below a marker already
+//!   given is delivered anyway, and logged.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +33,7 @@ use piazza_storage::{Event, EventType, Revision, StorageError, WatchStream, in_w
 use tokio::sync::{mpsc, watch};
 
 use crate::bounds;
-use crate::client::Conn;
+use crate::client::{Conn, header_revision};
 use crate::error::{EtcdError, unexpected};
 use crate::keys::{convert, from_etcd, to_etcd, watch_range};
 
@@ -38,6 +45,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// What the consumer receives.
 type Item = Result<Event, StorageError>;
 
+/// How every watch of a store behaves.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    /// How many items the consumer's buffer holds.
+    pub(crate) buffer: usize,
+    /// Ask etcd for progress notifications and pass them on as progress markers.
+    pub(crate) progress_notify: bool,
+}
+
 /// Starts a watch of `scope` for events after `seen`. `verify_start` asks for the compaction
 /// check before the first watch (not needed when `seen` was just read as the current revision).
 pub(crate) fn stream(
@@ -45,11 +61,20 @@ pub(crate) fn stream(
     scope: &str,
     seen: Revision,
     verify_start: bool,
-    buffer: usize,
+    settings: Settings,
     shutdown: watch::Receiver<()>,
 ) -> WatchStream {
-    let (tx, rx) = mpsc::channel(buffer.max(2));
-    let pump = Pump { conn, scope: scope.to_owned(), seen, verify_start, tx, shutdown };
+    let (tx, rx) = mpsc::channel(settings.buffer.max(2));
+    let pump = Pump {
+        conn,
+        scope: scope.to_owned(),
+        seen,
+        progressed: seen,
+        progress_notify: settings.progress_notify,
+        verify_start,
+        tx,
+        shutdown,
+    };
     tokio::spawn(pump.run());
     Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }
@@ -60,6 +85,10 @@ struct Pump {
     scope: String,
     /// Every revision up to here has been buffered or skipped.
     seen: Revision,
+    /// The highest progress marker buffered (or the start): the next must be above it.
+    progressed: Revision,
+    /// Ask etcd for progress notifications.
+    progress_notify: bool,
     /// Check for compaction before the next etcd watch.
     verify_start: bool,
     tx: mpsc::Sender<Item>,
@@ -155,8 +184,11 @@ impl Pump {
         }
         self.verify_start = true;
         let (start, end) = watch_range(&self.scope);
-        let options =
+        let mut options =
             WatchOptions::new().with_range(end).with_start_revision(to_etcd(self.seen + 1)).with_prev_key();
+        if self.progress_notify {
+            options = options.with_progress_notify();
+        }
         let mut stream = match self.conn.watch(start, options).await {
             Ok(stream) => stream,
             Err(e) => return Ok(Ended::Broken(e.into_storage("opening an etcd watch"))),
@@ -182,6 +214,11 @@ impl Pump {
             }
             if response.created() {
                 *retry = Retry::default();
+            } else if self.progress_notify && response.events().is_empty() {
+                if let Delivered::Closed = self.report_progress(header_revision(response.header())) {
+                    return Ok(Ended::Done);
+                }
+                continue;
             }
             match self.deliver(response.events()).await? {
                 Delivered::All => {}
@@ -201,6 +238,14 @@ impl Pump {
             rest = tail;
             if revision <= self.seen {
                 continue; // already delivered before a re-watch
+            }
+            if revision <= self.progressed {
+                tracing::warn!(
+                    scope = %self.scope,
+                    revision,
+                    progress = self.progressed,
+                    "etcd sent an event below a progress notification it had already sent; delivering it"
+                );
             }
             let mut batch = Vec::with_capacity(group.len());
             for event in group {
@@ -237,6 +282,22 @@ impl Pump {
             }
             Err(mpsc::error::TrySendError::Full(())) => Delivered::Lagged,
             Err(mpsc::error::TrySendError::Closed(())) => Delivered::Closed,
+        }
+    }
+
+    /// Passes a progress notification at `revision` on as a progress marker, if it is above
+    /// everything the consumer has been given. A full buffer drops it: markers are optional.
+    fn report_progress(&mut self, revision: Option<Revision>) -> Delivered {
+        let Some(revision) = revision.filter(|&r| r > self.seen.max(self.progressed)) else {
+            return Delivered::All;
+        };
+        match self.tx.try_send(Ok(Event::progress(revision))) {
+            Ok(()) => {
+                self.progressed = revision;
+                Delivered::All
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Delivered::All,
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivered::Closed,
         }
     }
 

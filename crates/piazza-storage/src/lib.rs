@@ -107,6 +107,30 @@ pub trait Storage: Send + Sync + 'static {
     /// compacted revision the stream yields `Err(Compacted)` and ends. A slow consumer never
     /// blocks writers or other watchers and never silently loses events: when it falls behind it
     /// catches up from history, or gets `Err(Compacted)` if that history is gone.
+    ///
+    /// # Progress
+    ///
+    /// A stream may also yield progress markers ([`Event::progress`], of type
+    /// [`EventType::Progress`]): `Progress(R)` means every event of this watch with a revision
+    /// at or below `R` has already been delivered. It lets a consumer whose scope is quiet learn
+    /// that the store has moved on (the registry turns it into the revision of its next
+    /// BOOKMARK). The rules:
+    ///
+    /// - Backends **may** emit it, at any time and as rarely as they like; a backend that never
+    ///   does is conforming. Consumers **must** accept it anywhere in the stream, and may ignore
+    ///   it.
+    /// - `R` is greater than `after_revision` and than the revision of everything the stream
+    ///   yielded before it (events and earlier markers): progress never goes backwards, and
+    ///   every event after `Progress(R)` has a revision above `R`.
+    /// - `R` never exceeds what is really delivered: it is at most the store's current
+    ///   revision, and a watch resumed from `R` misses nothing.
+    ///
+    /// The backends: the [watch cache](cache) emits it to a watcher whose scope has been quiet
+    /// while the cache's revision moved (at most once per
+    /// [`CacheOptions::progress_interval`](cache::CacheOptions::progress_interval)); the
+    /// [embedded store](embedded) never does (every watcher sees every revision go by, but
+    /// reporting it is left to the watch cache in front); the etcd backend forwards etcd's
+    /// progress notifications only where the etcd version makes them trustworthy.
     async fn watch(&self, prefix: &str, after_revision: Revision) -> Result<WatchStream, StorageError>;
 
     /// The current (latest committed) revision. Cheap.

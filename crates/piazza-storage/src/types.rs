@@ -91,7 +91,7 @@ pub struct ListResult {
     pub remaining: Option<u64>,
 }
 
-/// What happened to a key.
+/// What happened to a key, or how far a watch has got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
     /// The key was created.
@@ -100,22 +100,42 @@ pub enum EventType {
     Modified,
     /// The key was deleted.
     Deleted,
+    /// A progress marker, not a change: every event of this watch with a revision at or below
+    /// the marker's has already been delivered. See [`Event::progress`] and the watch contract
+    /// on [`Storage::watch`](crate::Storage::watch).
+    Progress,
 }
 
-/// One change, as seen by a watcher.
+/// One change, or a progress marker, as seen by a watcher.
 #[derive(Clone, Debug)]
 pub struct Event {
     /// What happened.
     pub event_type: EventType,
     /// The new version. For [`EventType::Deleted`]: the last value before the delete, with
-    /// `mod_revision` set to the revision of the delete.
+    /// `mod_revision` set to the revision of the delete. For [`EventType::Progress`]: no key
+    /// and no value, only `mod_revision`, the revision reached.
     pub kv: KeyValue,
     /// The version before this change (for `Modified` and `Deleted`).
     pub prev: Option<KeyValue>,
 }
 
 impl Event {
-    /// The revision of the write this event reports.
+    /// A progress marker at `revision`: every event of the watch at or below it has been
+    /// delivered. Like upstream's storage-level `watch.Bookmark` event, it carries nothing but
+    /// the revision: an empty key and value, no `prev`. Making one does not allocate.
+    pub fn progress(revision: Revision) -> Event {
+        let kv =
+            KeyValue { key: String::new(), value: Bytes::new(), create_revision: 0, mod_revision: revision };
+        Event { event_type: EventType::Progress, kv, prev: None }
+    }
+
+    /// Whether this is a progress marker rather than a change of a key.
+    pub fn is_progress(&self) -> bool {
+        self.event_type == EventType::Progress
+    }
+
+    /// The revision of the write this event reports (for a progress marker: the revision
+    /// reached).
     pub fn revision(&self) -> Revision {
         self.kv.mod_revision
     }
@@ -135,6 +155,16 @@ mod tests {
         assert_eq!(o.limit, None);
         assert_eq!(o.start_after, None);
         assert!(o.predicate.is_none());
+    }
+
+    #[test]
+    fn a_progress_marker_carries_only_its_revision() {
+        let p = Event::progress(42);
+        assert!(p.is_progress());
+        assert_eq!(p.revision(), 42);
+        assert!(p.kv.key.is_empty() && p.kv.value.is_empty() && p.prev.is_none());
+        let change = Event { event_type: EventType::Added, kv: p.kv.clone(), prev: None };
+        assert!(!change.is_progress());
     }
 
     #[test]

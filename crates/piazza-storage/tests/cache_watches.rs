@@ -199,3 +199,26 @@ async fn dropping_the_cache_stops_its_tasks_and_ends_its_watches() {
     );
     assert!(next(&mut w).await.is_none(), "watches of a dropped cache end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_watcher_is_told_the_cache_has_moved_on() {
+    let (probe, _dir) = probed_backend();
+    let options = CacheOptions { progress_interval: Some(Duration::from_millis(50)), ..test_options() };
+    let cache = cache_over(&probe, options).await;
+    let mut quiet = cache.watch("/pods/ns/", 0).await.unwrap();
+    let mut busy = cache.watch("/pods/", 0).await.unwrap();
+    let elsewhere = put(&*cache, "/pods/other/x", "v").await;
+
+    // The busy watcher gets the event; the quiet one a progress marker at its revision.
+    assert_eq!(next_revision(&mut busy).await, elsewhere.mod_revision);
+    match next(&mut quiet).await {
+        Some(Ok(event)) if event.is_progress() => assert_eq!(event.revision(), elsewhere.mod_revision),
+        other => panic!("expected a progress marker, got {other:?}"),
+    }
+    // Nothing more to report until the cache moves again; then an event comes after the marker.
+    let nothing = tokio::time::timeout(Duration::from_millis(200), quiet.next()).await;
+    assert!(nothing.is_err(), "one marker per revision: {nothing:?}");
+    let here = put(&*cache, "/pods/ns/y", "v").await;
+    assert_eq!(next_revision(&mut quiet).await, here.mod_revision);
+    assert!(cache.metrics().snapshot().progress_markers >= 1);
+}

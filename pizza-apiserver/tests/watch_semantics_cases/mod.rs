@@ -12,9 +12,11 @@ use piazza::storage::Storage;
 use pizza_apiserver::apis::pizza::{Pizza, PizzaTopping, v1alpha1, v1beta1};
 
 /// Generates one `#[tokio::test]` per case in a module named `$name`, with storage from
-/// `$factory` (an async fn returning `(Arc<dyn Storage>, guard)`).
+/// `$factory` (an async fn returning `(Arc<dyn Storage>, guard)`). `progress: true` says the
+/// storage reports progress on quiet watches (the watch cache does), so bookmarks must advance
+/// past writes the watch does not see.
 macro_rules! cases {
-    ($name:ident, $factory:expr) => {
+    ($name:ident, $factory:expr, progress: $progress:expr) => {
         mod $name {
             use super::*;
             #[tokio::test]
@@ -31,6 +33,11 @@ macro_rules! cases {
             async fn bookmarks_are_monotonic() {
                 let (s, _g) = $factory().await;
                 watch_semantics_cases::monotonic_bookmarks(s).await;
+            }
+            #[tokio::test]
+            async fn a_bookmark_advances_past_writes_outside_the_watched_namespace() {
+                let (s, _g) = $factory().await;
+                watch_semantics_cases::bookmarks_past_writes_elsewhere(s, $progress).await;
             }
             #[tokio::test]
             async fn send_initial_events_ends_with_the_marker_bookmark() {
@@ -58,6 +65,8 @@ macro_rules! cases {
 pub(crate) use cases;
 
 const NS: &str = "watch-semantics";
+/// A namespace whose name starts with [`NS`]: its keys must never leak into a watch of `NS`.
+const ELSEWHERE: &str = "watch-semantics-elsewhere";
 
 fn admin() -> UserInfo {
     UserInfo { name: "admin".into(), groups: vec!["system:masters".into()], ..Default::default() }
@@ -196,6 +205,74 @@ pub async fn monotonic_bookmarks(storage: Arc<dyn Storage>) {
         }
     }
     writer.await.unwrap();
+}
+
+/// Writes in another namespace move the store while a bookmark-enabled watch of `NS` sees
+/// nothing. Everywhere: every bookmark is monotonic, never above the store's revision, and
+/// below the next event; a watch without bookmarks gets none. Where the storage reports
+/// progress (`reports_progress`), a bookmark also reaches the last write elsewhere.
+pub async fn bookmarks_past_writes_elsewhere(storage: Arc<dyn Storage>, reports_progress: bool) {
+    let s = store(Arc::clone(&storage));
+    let mut w = s.watch(Some(NS), &ListParams { allow_watch_bookmarks: true, ..from_now() }).await.unwrap();
+    let mut plain = s.watch(Some(NS), &from_now()).await.unwrap();
+    let mut elsewhere = 0;
+    for i in 0..3 {
+        elsewhere =
+            rv(&s.create(Some(ELSEWHERE), pizza(&format!("e{i}"), "large"), &admin(), false).await.unwrap());
+    }
+
+    // Watch the bookmarks go by: long enough for progress to show up where it is reported.
+    let patience = Duration::from_secs(if reports_progress { 10 } else { 2 });
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut last_bookmark = 0;
+    while let Ok(event) = tokio::time::timeout_at(deadline, w.next()).await {
+        match event.expect("the stream is still open") {
+            HubWatchEvent::Bookmark { resource_version, initial_events_end: false } => {
+                assert!(resource_version >= last_bookmark, "bookmarks went backwards");
+                let current = storage.current_revision().await.unwrap();
+                assert!(
+                    resource_version <= current,
+                    "a bookmark at {resource_version} is ahead of {current}"
+                );
+                last_bookmark = resource_version;
+                if reports_progress && resource_version >= elsewhere {
+                    break;
+                }
+            }
+            other => panic!("nothing happens in {NS}, yet the watch got {other:?}"),
+        }
+    }
+    assert!(last_bookmark > 0, "bookmarks come every 100 ms");
+    if reports_progress {
+        assert!(last_bookmark >= elsewhere, "the bookmark stayed at {last_bookmark}, below {elsewhere}");
+    }
+
+    // A write here comes after, above every bookmark; bookmarks before it are below it.
+    let here = s.create(Some(NS), pizza("here", "large"), &admin(), false).await.unwrap();
+    loop {
+        match next(&mut w).await {
+            HubWatchEvent::Bookmark { resource_version, .. } => {
+                assert!(resource_version >= last_bookmark, "bookmarks went backwards");
+                assert!(
+                    resource_version < rv(&here),
+                    "a bookmark at {resource_version} before the event at {}",
+                    rv(&here)
+                );
+                last_bookmark = resource_version;
+            }
+            HubWatchEvent::Added(o) => {
+                assert_eq!(rv(&o), rv(&here));
+                assert!(rv(&o) > last_bookmark);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The watch that did not ask for bookmarks got none, progress or not.
+    match next(&mut plain).await {
+        HubWatchEvent::Added(o) => assert_eq!(rv(&o), rv(&here)),
+        other => panic!("expected only the ADDED event, got {other:?}"),
+    }
 }
 
 pub async fn send_initial_events(storage: Arc<dyn Storage>) {

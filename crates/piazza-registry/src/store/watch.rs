@@ -1,5 +1,10 @@
 //! Watch: initial state (when asked for), then every change after a revision, as hub
 //! objects. A storage error (e.g. a compacted revision) becomes a terminal ERROR event.
+//!
+//! Storage progress markers ([`Event::progress`]), and storage events the selection drops,
+//! become [`Step::Progress`]: they never reach the client as events of their own, but move
+//! the revision the next periodic BOOKMARK carries (only for watches that allow bookmarks;
+//! see the `bookmarks` module).
 
 use std::pin::Pin;
 
@@ -33,6 +38,19 @@ pub enum HubWatchEvent<H> {
 
 /// A stream of hub watch events.
 pub type HubWatchStream<H> = Pin<Box<dyn Stream<Item = HubWatchEvent<H>> + Send>>;
+
+/// What the storage watch yields, as the registry's watch sees it before bookmarks are added.
+#[derive(Debug)]
+pub(super) enum Step<H> {
+    /// An event for the client.
+    Event(HubWatchEvent<H>),
+    /// Every event for the client at or below this revision has been yielded: from a storage
+    /// progress marker, or an event the selection dropped.
+    Progress(u64),
+}
+
+/// A stream of [`Step`]s.
+pub(super) type StepStream<H> = Pin<Box<dyn Stream<Item = Step<H>> + Send>>;
 
 fn too_old(requested: u64, compacted: u64) -> ApiError {
     ApiError::expired(format!("too old resource version: {requested} ({compacted})"))
@@ -108,54 +126,75 @@ impl<H: Object> Store<H> {
         };
         let codecs = self.codecs.clone();
         let live = live
-            .filter_map(move |item| {
-                future::ready(match item {
-                    Ok(event) => translate(&codecs, selection.as_ref(), event),
-                    Err(StorageError::Compacted { requested, compacted }) => {
-                        Some(HubWatchEvent::Error(too_old(requested, compacted)))
-                    }
-                    Err(e) => Some(HubWatchEvent::Error(ApiError::internal(e))),
-                })
+            .map(move |item| match item {
+                Ok(event) => translate(&codecs, selection.as_ref(), event),
+                Err(StorageError::Compacted { requested, compacted }) => {
+                    Step::Event(HubWatchEvent::Error(too_old(requested, compacted)))
+                }
+                Err(e) => Step::Event(HubWatchEvent::Error(ApiError::internal(e))),
             })
-            .scan(false, |ended, event| {
+            .scan(false, |ended, step| {
                 if *ended {
                     return future::ready(None);
                 }
-                *ended = matches!(event, HubWatchEvent::Error(_));
-                future::ready(Some(event))
+                *ended = matches!(step, Step::Event(HubWatchEvent::Error(_)));
+                future::ready(Some(step))
             });
-        let events: HubWatchStream<H> =
-            Box::pin(stream::iter(initial).chain(stream::iter(end_bookmark)).chain(live));
+        let steps: StepStream<H> =
+            Box::pin(stream::iter(initial.into_iter().chain(end_bookmark).map(Step::Event)).chain(live));
         if params.allow_watch_bookmarks {
-            return Ok(super::bookmarks::with_bookmarks(events, start_after, self.bookmark_interval));
+            return Ok(super::bookmarks::with_bookmarks(steps, start_after, self.bookmark_interval));
         }
-        Ok(events)
+        Ok(Box::pin(steps.filter_map(|step| {
+            future::ready(match step {
+                Step::Event(event) => Some(event),
+                Step::Progress(_) => None,
+            })
+        })))
     }
 }
 
 /// Turns a storage event into what a watcher with `selection` sees: objects entering the
 /// selection are ADDED, objects leaving it are DELETED with their last matching state
-/// (at the event's resourceVersion), and events outside it are dropped.
+/// (at the event's resourceVersion), and events outside it, like storage progress markers,
+/// only report progress.
 fn translate<H: Object>(
     codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
     selection: Option<&Selection>,
     event: Event,
+) -> Step<H> {
+    let revision = event.revision();
+    match translate_change(codecs, selection, event) {
+        Some(event) => Step::Event(event),
+        None => Step::Progress(revision),
+    }
+}
+
+/// [`translate`]: `None` if the watcher does not see the event (or it is a progress marker).
+fn translate_change<H: Object>(
+    codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
+    selection: Option<&Selection>,
+    event: Event,
 ) -> Option<HubWatchEvent<H>> {
+    if event.is_progress() {
+        return None;
+    }
     let decode = |kv: &piazza_storage::KeyValue| super::decode_stored(codecs, kv);
     let object = match decode(&event.kv) {
         Ok(object) => object,
         Err(e) => return Some(HubWatchEvent::Error(e)),
     };
     let Some(selection) = selection else {
-        return Some(match event.event_type {
-            EventType::Added => HubWatchEvent::Added(object),
-            EventType::Modified => HubWatchEvent::Modified(object),
-            EventType::Deleted => HubWatchEvent::Deleted(object),
-        });
+        return match event.event_type {
+            EventType::Added => Some(HubWatchEvent::Added(object)),
+            EventType::Modified => Some(HubWatchEvent::Modified(object)),
+            EventType::Deleted => Some(HubWatchEvent::Deleted(object)),
+            EventType::Progress => None,
+        };
     };
     let now = event.event_type != EventType::Deleted && selection.matches_meta(object.metadata());
     let before = match (&event.event_type, &event.prev) {
-        (EventType::Added, _) | (_, None) => false,
+        (EventType::Added | EventType::Progress, _) | (_, None) => false,
         (EventType::Deleted, Some(_)) => selection.matches_meta(object.metadata()),
         (EventType::Modified, Some(prev)) => selection.matches_stored(prev),
     };

@@ -3,6 +3,7 @@
 
 mod compaction;
 mod large_values;
+mod progress;
 mod recovery;
 mod replicas;
 mod support;

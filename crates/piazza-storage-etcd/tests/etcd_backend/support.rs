@@ -27,12 +27,16 @@ pub async fn connect_with(options: EtcdOptions) -> Arc<EtcdStore> {
     EtcdStore::connect(options).await.unwrap_or_else(|e| panic!("connecting to etcd: {}", chain(&e)))
 }
 
-/// The next event of a watch, which must come.
+/// The next event of a watch (skipping progress markers), which must come.
 pub async fn next_event(w: &mut WatchStream) -> Event {
-    match tokio::time::timeout(PATIENCE, w.next()).await {
-        Ok(Some(Ok(event))) => event,
-        Ok(other) => panic!("expected an event, got {other:?}"),
-        Err(_) => panic!("no watch event within {PATIENCE:?}"),
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, w.next()).await {
+            Ok(Some(Ok(event))) if event.is_progress() => continue,
+            Ok(Some(Ok(event))) => return event,
+            Ok(other) => panic!("expected an event, got {other:?}"),
+            Err(_) => panic!("no watch event within {PATIENCE:?}"),
+        }
     }
 }
 

@@ -66,8 +66,11 @@ counters! {
     watches_from_backend,
     /// Times the cache lost its backend watch to compaction and listed the backend again.
     relists,
-    /// Events taken from the backend watch.
+    /// Events taken from the backend watch (progress markers not included).
     events,
+    /// Progress markers queued to watchers whose scope was quiet while the cache's revision
+    /// moved on.
+    progress_markers,
     /// Reads (`get` and `list`) answered from memory.
     reads_from_cache,
     /// Reads passed to the backend: exact revisions other than the cache's, keys outside the

@@ -34,6 +34,19 @@
 //! clients do after the cacher drops an unresponsive watcher. A slow watcher therefore never
 //! stalls ingestion or other watchers, and is never silently short of an event.
 //!
+//! # Progress
+//!
+//! The cache watches the whole backend, so for a watcher attached to its live fan-out it knows
+//! that every event up to the cache's revision has been queued to it. Every
+//! [`CacheOptions::progress_interval`] a background task queues a progress marker
+//! ([`Event::progress`] at the cache's revision) to each attached watcher whose last event or
+//! marker is below that revision: a watch of a quiet prefix learns, within one interval, that
+//! the store has moved on, and the registry's bookmarks advance with it. A round costs one pass
+//! over the attached watchers and at most one allocation, shared by all (nothing is added to
+//! the per-event fan-out); a watcher whose queue is full is skipped. A watcher catching up from
+//! the buffer gets none until it attaches again. Progress markers from the backend's watch move
+//! the cache's revision like any event.
+//!
 //! If the backend watch fails the cache watches again from its revision. If the backend has
 //! compacted past it, the cache re-lists and terminates, with `Err(Compacted)`, the watchers
 //! whose events in between are lost; the others carry on.
@@ -70,6 +83,7 @@
 mod consistency;
 mod metrics;
 mod page;
+mod progress;
 mod reflector;
 mod routing;
 mod state;
@@ -115,6 +129,9 @@ pub struct CacheOptions {
     /// How long to wait before trying the backend again after a failed list or watch (default
     /// 250 ms).
     pub retry_backoff: Duration,
+    /// How often watchers of a quiet prefix are sent a progress marker (default every second;
+    /// `None` turns progress markers off). See [Progress](self#progress).
+    pub progress_interval: Option<Duration>,
 }
 
 impl Default for CacheOptions {
@@ -126,6 +143,7 @@ impl Default for CacheOptions {
             freshness_timeout: Duration::from_secs(3),
             consistency_check_interval: Some(Duration::from_secs(5 * 60)),
             retry_backoff: Duration::from_millis(250),
+            progress_interval: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -194,6 +212,9 @@ impl CachedStorage {
             cache._shutdown.subscribe(),
             options.retry_backoff,
         ));
+        if let Some(interval) = options.progress_interval {
+            tokio::spawn(progress::run(weak.clone(), cache._shutdown.subscribe(), interval));
+        }
         if let Some(interval) = options.consistency_check_interval {
             tokio::spawn(consistency::run(weak, backend, cache._shutdown.subscribe(), interval));
         }
@@ -234,8 +255,9 @@ impl CachedStorage {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Applies one event from the backend watch.
+    /// Applies one event (or progress marker) from the backend watch.
     fn apply(&self, event: Event) {
+        let progress = event.is_progress();
         let revision = {
             let mut state = self.state_mut();
             if !state.apply(event, &self.metrics) {
@@ -243,7 +265,9 @@ impl CachedStorage {
             }
             state.revision
         };
-        inc(&self.metrics.events);
+        if !progress {
+            inc(&self.metrics.events);
+        }
         self.revision.send_replace(revision);
     }
 

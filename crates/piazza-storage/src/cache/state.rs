@@ -21,6 +21,9 @@ struct Registration {
     prefix: String,
     /// Events at or below this revision are not for this watcher.
     after: Revision,
+    /// The highest revision its stream has reported (an event or a progress marker), or its
+    /// position when it attached: a progress marker must be above it.
+    reported: Revision,
     queue: mpsc::Sender<Arc<Event>>,
     fate: Arc<Fate>,
 }
@@ -131,16 +134,20 @@ impl State {
 
     /// Applies one event from the backend watch and fans it out. Returns false (and changes
     /// nothing) for an event at or below the cache's revision.
+    ///
+    /// A progress marker from the backend (the whole backend is watched, so it means every
+    /// write up to its revision has been applied) only moves the cache's revision; watchers
+    /// learn of it from [`State::report_progress`].
     pub(super) fn apply(&mut self, event: Event, metrics: &CacheMetrics) -> bool {
         let revision = event.revision();
         if revision <= self.revision {
             return false;
         }
         self.revision = revision;
-        if !event.kv.key.starts_with(&self.prefix) {
-            return true; // outside the cache: only the revision moves
-        }
         match event.event_type {
+            // No change, or outside the cache: only the revision moves.
+            EventType::Progress => return true,
+            _ if !event.kv.key.starts_with(&self.prefix) => return true,
             EventType::Added | EventType::Modified => {
                 self.items.insert(event.kv.key.clone(), event.kv.clone());
             }
@@ -168,7 +175,10 @@ impl State {
                 return true;
             }
             match w.queue.try_send(Arc::clone(event)) {
-                Ok(()) => true,
+                Ok(()) => {
+                    w.reported = revision;
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     inc(&metrics.lagging_watchers);
                     w.fate.set(Ending::Lagged { resume_after: revision - 1 });
@@ -177,6 +187,32 @@ impl State {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+    }
+
+    /// Queues a progress marker at the cache's revision to every attached watcher whose last
+    /// event (or marker) is below it: the revisions since then had nothing in its scope.
+    /// Returns how many got one.
+    ///
+    /// An attached watcher has been offered, under this lock, every event in its scope up to
+    /// the cache's revision, and its queue is FIFO: so the marker is true, and comes after all
+    /// of them. One marker is shared by every watcher of a round, and a watcher whose queue is
+    /// full is simply skipped (it gets one in a later round, or catches up from the buffer), so
+    /// a round costs at most one allocation and never waits.
+    pub(super) fn report_progress(&mut self) -> usize {
+        let revision = self.revision;
+        let mut marker: Option<Arc<Event>> = None;
+        let mut reported = 0;
+        for w in self.watchers.values_mut() {
+            if w.reported >= revision {
+                continue;
+            }
+            let marker = marker.get_or_insert_with(|| Arc::new(Event::progress(revision)));
+            if w.queue.try_send(Arc::clone(marker)).is_ok() {
+                w.reported = revision;
+                reported += 1;
+            }
+        }
+        reported
     }
 
     /// Records a compaction made through the cache: watches can no longer start below it.
@@ -227,13 +263,105 @@ impl State {
         let fate = Arc::new(Fate::default());
         let id = self.next_watcher;
         self.next_watcher += 1;
-        self.watchers
-            .insert(id, Registration { prefix: prefix.to_owned(), after, queue, fate: Arc::clone(&fate) });
+        let registration = Registration {
+            prefix: prefix.to_owned(),
+            after,
+            reported: cursor,
+            queue,
+            fate: Arc::clone(&fate),
+        };
+        self.watchers.insert(id, registration);
         Ok(CatchUp::Attached(Live { id, receiver, fate, after }))
     }
 
     /// Forgets an attached watcher (its stream was dropped).
     pub(super) fn detach(&mut self, id: u64) {
         self.watchers.remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, revision: Revision) -> KeyValue {
+        KeyValue { key: key.into(), value: "v".into(), create_revision: revision, mod_revision: revision }
+    }
+
+    fn added(key: &str, revision: Revision) -> Event {
+        Event { event_type: EventType::Added, kv: kv(key, revision), prev: None }
+    }
+
+    /// A cache of `/` at revision 10, with one watcher of `/a/` attached there.
+    fn attached(queue: usize) -> (State, Live) {
+        let list = ListResult { items: Vec::new(), revision: 10, more: false, remaining: None };
+        let mut state = State::new("/".into(), list, 100, queue);
+        match state.catch_up("/a/", 10) {
+            Ok(CatchUp::Attached(live)) => (state, live),
+            _ => panic!("a watcher at the cache's revision attaches at once"),
+        }
+    }
+
+    fn drain(live: &mut Live) -> Vec<(EventType, Revision)> {
+        std::iter::from_fn(|| live.receiver.try_recv().ok()).map(|e| (e.event_type, e.revision())).collect()
+    }
+
+    #[test]
+    fn a_backend_progress_marker_moves_only_the_revision() {
+        let (mut state, mut live) = attached(8);
+        let metrics = CacheMetrics::default();
+        assert!(state.apply(Event::progress(12), &metrics));
+        assert_eq!(state.revision, 12);
+        assert!(state.items.is_empty() && state.buffer.is_empty(), "a marker is no change");
+        assert!(!state.apply(Event::progress(11), &metrics), "nothing moves backwards");
+        assert!(drain(&mut live).is_empty(), "markers are not fanned out as they come");
+        assert_eq!(state.report_progress(), 1);
+        assert_eq!(drain(&mut live), [(EventType::Progress, 12)]);
+    }
+
+    #[test]
+    fn a_watcher_gets_a_marker_only_when_the_cache_is_past_its_last_event() {
+        let (mut state, mut live) = attached(8);
+        let metrics = CacheMetrics::default();
+        assert_eq!(state.report_progress(), 0, "nothing new since it attached");
+        state.apply(added("/b/x", 11), &metrics);
+        assert_eq!(state.report_progress(), 1);
+        assert_eq!(state.report_progress(), 0, "revision 11 was reported already");
+        assert_eq!(drain(&mut live), [(EventType::Progress, 11)]);
+
+        state.apply(added("/a/x", 12), &metrics);
+        assert_eq!(state.report_progress(), 0, "its own event already says 12");
+        state.apply(added("/b/y", 13), &metrics);
+        state.apply(added("/b/z", 14), &metrics);
+        assert_eq!(state.report_progress(), 1, "one marker for the quiet revisions since");
+        assert_eq!(drain(&mut live), [(EventType::Added, 12), (EventType::Progress, 14)]);
+    }
+
+    #[test]
+    fn a_full_queue_skips_the_marker_without_detaching() {
+        let (mut state, mut live) = attached(1);
+        let metrics = CacheMetrics::default();
+        state.apply(added("/a/x", 11), &metrics);
+        state.apply(added("/b/y", 12), &metrics);
+        assert_eq!(state.report_progress(), 0, "the queue is full");
+        assert_eq!(state.attached_watchers(), 1, "a marker never detaches anyone");
+        assert_eq!(drain(&mut live), [(EventType::Added, 11)]);
+        assert_eq!(state.report_progress(), 1, "the next round delivers it");
+        assert_eq!(drain(&mut live), [(EventType::Progress, 12)]);
+    }
+
+    #[test]
+    fn a_watcher_from_a_future_revision_gets_no_marker_below_it() {
+        let list = ListResult { items: Vec::new(), revision: 10, more: false, remaining: None };
+        let mut state = State::new("/".into(), list, 100, 8);
+        let Ok(CatchUp::Attached(mut live)) = state.catch_up("/a/", 15) else { panic!("attaches") };
+        let metrics = CacheMetrics::default();
+        for revision in 11..=15 {
+            state.apply(added("/b/x", revision), &metrics);
+            assert_eq!(state.report_progress(), 0, "revision {revision} is not above its start");
+        }
+        state.apply(added("/b/x", 16), &metrics);
+        assert_eq!(state.report_progress(), 1);
+        assert_eq!(drain(&mut live), [(EventType::Progress, 16)]);
     }
 }

@@ -10,6 +10,10 @@
 //!   whose queue overflows is detached and returns to it after draining its queue. Once it has
 //!   seen the whole buffer it attaches again, under the cache's lock, so no event is missed.
 //!
+//! An attached watcher may also receive progress markers ([`Event::progress`]) from the cache
+//! (see `State::report_progress`); they travel through the same queue as its events, so they
+//! come after every event they account for. A watcher catching up gets none.
+//!
 //! A watcher is never silently short-changed: if the events it still needs have left the
 //! buffer (or a re-list of the backend lost them), it yields
 //! [`StorageError::Compacted`] and ends, and its client starts again from a fresh list (HTTP
@@ -105,7 +109,8 @@ impl Watcher {
             }
             if let Some(live) = self.live.as_mut() {
                 if let Some(event) = live.receiver.recv().await {
-                    self.cursor = event.revision();
+                    // An event, or a progress marker: either way everything up to it is done.
+                    self.cursor = self.cursor.max(event.revision());
                     return Some(Ok(Arc::unwrap_or_clone(event)));
                 }
                 // The queue is drained and closed: find out why.

@@ -9,6 +9,11 @@
 //!   revisions are committed and published to watchers in order.
 //! - **Watch fan-out.** A tokio broadcast ring of events; slow watchers fall back to the on-disk
 //!   history (see the `watch` module), so they never block anyone.
+//! - **Progress.** Its watches never yield progress markers
+//!   ([`EventType::Progress`](crate::EventType::Progress)): each watcher does see every commit
+//!   go by, but reporting quiet stretches would take a timer per watcher, and the watch cache
+//!   that normally sits in front (and watches everything) reports them for all its watchers at
+//!   once.
 //! - **Retention.** A background task compacts history older than
 //!   [`EmbeddedOptions::history_window`] or beyond [`EmbeddedOptions::max_history_revisions`].
 //!

@@ -8,6 +8,8 @@
 //! before the live event is delivered. The broadcast never waits for a receiver, so a slow
 //! watcher cannot block writers or other watchers; if its gap has been compacted away it gets
 //! `Err(Compacted)` and the stream ends.
+//!
+//! Only changes are yielded, never progress markers (see the backend's module docs).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

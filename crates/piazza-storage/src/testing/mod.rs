@@ -12,8 +12,15 @@
 //! Cases assume the store starts empty, and never rely on absolute revision numbers. The
 //! slow-watcher cases write [`SLOW_WATCHER_WRITES`] events; a backend should configure any
 //! in-memory watch buffer smaller than that so the suite exercises falling behind.
+//!
+//! Watch streams may carry progress markers anywhere ([`Storage::watch`] allows it). The
+//! progress cases check them (monotonic, never ahead of the events or of the store, safe to
+//! resume from), leaving the store quiet for [`PROGRESS_PAUSE`] at a time so a timer-driven
+//! backend gets to report; they pass vacuously for a backend that never reports progress. Every
+//! other case skips markers.
 
 mod list_cases;
+mod progress_cases;
 mod store_cases;
 mod support;
 mod watch_cases;
@@ -27,6 +34,7 @@ use futures::future::BoxFuture;
 
 use crate::Storage;
 
+pub use self::progress_cases::PROGRESS_PAUSE;
 pub use self::watch_cases::SLOW_WATCHER_WRITES;
 
 /// How long one case may run.
@@ -120,6 +128,8 @@ case_table! {
     watch_cases::slow_watcher_does_not_block_writers,
     watch_cases::non_reading_watchers_do_not_stall_others,
     watch_cases::slow_watcher_with_compacted_gap_errors,
+    progress_cases::progress_is_monotonic_and_never_ahead,
+    progress_cases::progress_under_concurrent_writes_is_never_ahead,
 }
 
 /// Runs one case against a fresh store from `factory` on a new multi-threaded runtime.
@@ -229,6 +239,8 @@ macro_rules! storage_conformance_tests {
             slow_watcher_does_not_block_writers,
             non_reading_watchers_do_not_stall_others,
             slow_watcher_with_compacted_gap_errors,
+            progress_is_monotonic_and_never_ahead,
+            progress_under_concurrent_writes_is_never_ahead,
         }
     };
 }

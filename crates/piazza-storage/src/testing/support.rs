@@ -61,9 +61,17 @@ pub(crate) async fn watch(store: &dyn Storage, prefix: &str, after: u64) -> Watc
     store.watch(prefix, after).await.unwrap_or_else(|e| panic!("watch {prefix} after {after}: {e}"))
 }
 
-/// The next item of a watch, which must come within [`EVENT_TIMEOUT`].
+/// The next item of a watch that is not a progress marker (those may come anywhere, and the
+/// progress cases check them), which must come within [`EVENT_TIMEOUT`].
 pub(crate) async fn next_item(w: &mut WatchStream) -> Option<Result<Event, StorageError>> {
-    tokio::time::timeout(EVENT_TIMEOUT, w.next()).await.expect("timed out waiting for a watch event")
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let item = tokio::time::timeout_at(deadline, w.next()).await;
+        match item.expect("timed out waiting for a watch event") {
+            Some(Ok(event)) if event.is_progress() => continue,
+            other => return other,
+        }
+    }
 }
 
 /// The next event of a watch, which must be an event.
@@ -91,10 +99,14 @@ pub(crate) async fn expect_event(
     event
 }
 
-/// Asserts that no event arrives for [`QUIET_PERIOD`].
+/// Asserts that no event (progress markers aside) arrives for [`QUIET_PERIOD`].
 pub(crate) async fn expect_quiet(w: &mut WatchStream) {
-    if let Ok(item) = tokio::time::timeout(QUIET_PERIOD, w.next()).await {
-        panic!("expected no watch event, got {item:?}");
+    let deadline = tokio::time::Instant::now() + QUIET_PERIOD;
+    while let Ok(item) = tokio::time::timeout_at(deadline, w.next()).await {
+        match item {
+            Some(Ok(event)) if event.is_progress() => continue,
+            item => panic!("expected no watch event, got {item:?}"),
+        }
     }
 }
 

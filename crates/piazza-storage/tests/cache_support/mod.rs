@@ -165,11 +165,13 @@ pub async fn cache_over(probe: &Arc<Probe>, options: CacheOptions) -> Arc<Cached
     CachedStorage::start(Arc::clone(probe) as Arc<dyn Storage>, options).await.expect("start the cache")
 }
 
-/// Options for tests: a 300 ms freshness timeout, no periodic self-check.
+/// Options for tests: a 300 ms freshness timeout, no periodic self-check, no progress markers
+/// (so watches yield exactly their events; the progress tests turn them on).
 pub fn test_options() -> CacheOptions {
     CacheOptions {
         freshness_timeout: Duration::from_millis(300),
         consistency_check_interval: None,
+        progress_interval: None,
         ..Default::default()
     }
 }
