@@ -9,10 +9,14 @@ use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
 use crate::body::{Request, Response};
+use crate::filters::audit::{Audit, assign_audit_id, audit_request};
 use crate::filters::authentication::{Authentication, authenticate_request};
 use crate::filters::authorization::{Authorizer, authorize_request};
 use crate::filters::body_limit::limit_body;
+use crate::filters::impersonation::impersonate_request;
+use crate::filters::max_in_flight::{MaxInFlight, limit_in_flight};
 use crate::filters::panic::recover_panics;
+use crate::filters::request_header::{RequestHeaderNames, strip_credentials};
 use crate::filters::request_info::attach_request_info;
 use crate::filters::timeout::enforce_timeout;
 use crate::filters::{FilterLayer, Next};
@@ -26,8 +30,15 @@ pub type HandlerService = BoxCloneSyncService<Request, Response, Infallible>;
 pub struct ChainConfig {
     /// Authentication.
     pub authentication: Authentication,
-    /// Authorizers, asked in order.
+    /// The configured front-proxy headers, removed (with `Authorization` and the standard
+    /// `X-Remote-*` headers) from every authenticated request.
+    pub front_proxy_headers: Arc<RequestHeaderNames>,
+    /// Auditing; `None` audits nothing (requests still get an audit ID).
+    pub audit: Option<Audit>,
+    /// Authorizers, asked in order (for the request, and for each impersonation).
     pub authorizers: Arc<Vec<Arc<dyn Authorizer>>>,
+    /// The read-only and mutating in-flight limits.
+    pub max_in_flight: MaxInFlight,
     /// Request timeout for non-long-running requests.
     pub request_timeout: Duration,
     /// Maximum request body.
@@ -35,16 +46,26 @@ pub struct ChainConfig {
 }
 
 /// Builds the chain around the router:
-/// panic recovery → request info → timeout → authentication → (audit) → (impersonation)
-/// → (max-in-flight) → authorization → body limit → router.
+/// audit ID → panic recovery → request info → timeout → authentication → credential stripping
+/// → audit → impersonation → max-in-flight → authorization → body limit → router.
 pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> HandlerService {
     let factory = Arc::new(RequestInfoFactory::default());
-    let ChainConfig { authentication, authorizers, request_timeout, max_body_bytes } = config;
+    let ChainConfig {
+        authentication,
+        front_proxy_headers,
+        audit,
+        authorizers,
+        max_in_flight,
+        request_timeout,
+        max_body_bytes,
+    } = config;
+    let impersonation_authorizers = Arc::clone(&authorizers);
     let router = tower::service_fn(move |request: Request| {
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(route(state, request).await) }
     });
     let service = ServiceBuilder::new()
+        .layer(FilterLayer::new(assign_audit_id))
         .layer(FilterLayer::new(recover_panics))
         .layer(FilterLayer::new(move |request: Request, next: Next| {
             let factory = Arc::clone(&factory);
@@ -55,6 +76,18 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
         }))
         .layer(FilterLayer::new(move |request: Request, next: Next| {
             authenticate_request(authentication.clone(), request, next)
+        }))
+        .layer(FilterLayer::new(move |request: Request, next: Next| {
+            strip_credentials(Arc::clone(&front_proxy_headers), request, next)
+        }))
+        .layer(FilterLayer::new(move |request: Request, next: Next| {
+            audit_request(audit.clone(), request, next)
+        }))
+        .layer(FilterLayer::new(move |request: Request, next: Next| {
+            impersonate_request(Arc::clone(&impersonation_authorizers), request, next)
+        }))
+        .layer(FilterLayer::new(move |request: Request, next: Next| {
+            limit_in_flight(max_in_flight.clone(), request, next)
         }))
         .layer(FilterLayer::new(move |request: Request, next: Next| {
             authorize_request(Arc::clone(&authorizers), request, next)

@@ -15,7 +15,7 @@ pub struct ServerOptions {
     pub bind_address: IpAddr,
 
     /// The directory where the TLS certs are located. If --tls-cert-file and
-    /// --tls-private-key-file are provided, this flag is ignored. Default: <data-dir>/certs.
+    /// --tls-private-key-file are provided, this flag is ignored. Default: `<data-dir>/certs`.
     #[arg(long)]
     pub cert_dir: Option<PathBuf>,
 
@@ -33,6 +33,56 @@ pub struct ServerOptions {
     /// CommonName of the client certificate. Default in standalone mode: the generated CA.
     #[arg(long)]
     pub client_ca_file: Option<PathBuf>,
+
+    /// The CA bundle that verifies front-proxy client certificates (kube-aggregator's
+    /// `front-proxy-client`). Only a request whose certificate chains to it (and whose CN is
+    /// in --requestheader-allowed-names, when set) may assert a user in the
+    /// --requestheader-*-headers; without it those headers are never read. Reloaded when the
+    /// file changes.
+    #[arg(long)]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+
+    /// Common names of the front-proxy client certificates allowed to assert users in the
+    /// request headers (comma-separated). Empty: any certificate signed by
+    /// --requestheader-client-ca-file.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+
+    /// Request headers to read the user name from, in order (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "X-Remote-User")]
+    pub requestheader_username_headers: Vec<String>,
+
+    /// Request headers to read the user's uid from, in order (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "X-Remote-Uid")]
+    pub requestheader_uid_headers: Vec<String>,
+
+    /// Request headers to read the user's groups from (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "X-Remote-Group")]
+    pub requestheader_group_headers: Vec<String>,
+
+    /// Prefixes of the request headers that carry the user's extra attributes
+    /// (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "X-Remote-Extra-")]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+
+    /// The most non-mutating (get, list, watch) requests served at once; more are answered
+    /// 429. Watches do not count. 0 means no limit.
+    #[arg(long, default_value_t = 400)]
+    pub max_requests_inflight: usize,
+
+    /// The most mutating requests served at once; more are answered 429. 0 means no limit.
+    #[arg(long, default_value_t = 200)]
+    pub max_mutating_requests_inflight: usize,
+
+    /// Where to write audit events, as JSON lines (`-` for standard output). Needs
+    /// --audit-policy-file: without a policy nothing is audited.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
+
+    /// An `audit.k8s.io/v1` Policy (YAML or JSON) choosing which requests are audited and at
+    /// which level.
+    #[arg(long)]
+    pub audit_policy_file: Option<PathBuf>,
 
     /// If set, the file that will be used to secure the secure port of the API server via
     /// token authentication (CSV: token,user,uid,"group1,group2").

@@ -14,8 +14,11 @@ use tokio::net::TcpListener;
 
 use crate::api_set::ApiSet;
 use crate::chain::{ChainConfig, build_handler_chain};
+use crate::filters::audit::{Audit, DEFAULT_LOG_BUFFER_EVENTS, LogBackend, Policy, PolicyError};
 use crate::filters::authentication::{Authentication, Authenticator, X509Authenticator};
 use crate::filters::authorization::{AlwaysAllowPaths, Authorizer, PrivilegedGroups};
+use crate::filters::max_in_flight::MaxInFlight;
+use crate::filters::request_header::{RequestHeaderAuthenticator, RequestHeaderError, RequestHeaderNames};
 use crate::filters::token_file::TokenFileAuthenticator;
 use crate::handlers::health::{HealthCheck, HealthEndpoint, Ping, ShutdownCheck, StorageCheck};
 use crate::handlers::metrics::MetricsSource;
@@ -34,6 +37,21 @@ pub enum ServerError {
     /// The token file could not be loaded.
     #[error("{0}")]
     TokenFile(#[source] crate::filters::token_file::TokenFileError),
+    /// The audit policy could not be loaded.
+    #[error("{0}")]
+    AuditPolicy(#[source] PolicyError),
+    /// The audit log could not be opened.
+    #[error("cannot open audit log {path}: {source}")]
+    AuditLog {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The front-proxy header names are invalid.
+    #[error("{0}")]
+    RequestHeader(#[source] RequestHeaderError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -104,10 +122,45 @@ impl Server {
         if let Some(path) = &options.client_ca_file {
             client_ca = Some(CertificateAuthority::from_file(path.clone()).map_err(ServerError::Tls)?);
         }
-        let roots = client_ca.iter().cloned().fold(ClientAuthRoots::none(), ClientAuthRoots::with);
+        let requestheader_ca = match &options.requestheader_client_ca_file {
+            Some(path) => Some(CertificateAuthority::from_file(path.clone()).map_err(ServerError::Tls)?),
+            None => {
+                if !options.requestheader_allowed_names.is_empty() {
+                    tracing::warn!(
+                        "--requestheader-allowed-names without --requestheader-client-ca-file: request headers are never trusted"
+                    );
+                }
+                None
+            }
+        };
+        // Both CAs are advertised in the TLS CertificateRequest: Go clients (kube-aggregator
+        // among them) only send a certificate whose issuer is listed.
+        let roots = client_ca
+            .iter()
+            .chain(requestheader_ca.iter())
+            .cloned()
+            .fold(ClientAuthRoots::none(), ClientAuthRoots::with);
         let tls = ServerTls::new(serving, roots).map_err(ServerError::Tls)?;
 
+        let front_proxy_headers = Arc::new(
+            RequestHeaderNames::new(
+                &options.requestheader_username_headers,
+                &options.requestheader_uid_headers,
+                &options.requestheader_group_headers,
+                &options.requestheader_extra_headers_prefix,
+            )
+            .map_err(ServerError::RequestHeader)?,
+        );
+        // The union, in upstream's order: request header, x509, token (anonymous last, in
+        // `Authentication`).
         let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
+        if let Some(ca) = requestheader_ca {
+            authenticators.push(Arc::new(RequestHeaderAuthenticator::new(
+                ca,
+                options.requestheader_allowed_names.clone(),
+                Arc::clone(&front_proxy_headers),
+            )));
+        }
         if let Some(ca) = client_ca {
             authenticators.push(Arc::new(X509Authenticator::new(ca)));
         }
@@ -117,13 +170,20 @@ impl Server {
         }
         let authorizers: Vec<Arc<dyn Authorizer>> =
             vec![Arc::new(AlwaysAllowPaths(health_paths())), Arc::new(PrivilegedGroups::default())];
+        let max_in_flight =
+            MaxInFlight::new(options.max_requests_inflight, options.max_mutating_requests_inflight);
+        let mut metrics: Vec<Arc<dyn MetricsSource>> = vec![Arc::new(max_in_flight.clone())];
+        let audit = audit_from(options, &mut metrics)?;
         let chain = ChainConfig {
             authentication: Authentication {
                 authenticators,
                 anonymous: false,
                 unauthenticated_paths: Arc::new(health_paths()),
             },
+            front_proxy_headers,
+            audit,
             authorizers: Arc::new(authorizers),
+            max_in_flight,
             request_timeout: Duration::from_secs(options.request_timeout_seconds),
             max_body_bytes: options.max_request_body_bytes,
         };
@@ -142,7 +202,7 @@ impl Server {
                 checks: vec![ping, storage_check, Arc::new(ShutdownCheck(stopping.receiver()))],
             },
         ];
-        let state = RouterState { apis, openapi, health, shutdown: shutdown.clone(), metrics: Vec::new() };
+        let state = RouterState { apis, openapi, health, shutdown: shutdown.clone(), metrics };
         let shutdown_delay = Duration::from_secs(options.shutdown_delay_seconds);
         Ok(Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, standalone })
     }
@@ -176,6 +236,38 @@ impl Server {
         tokio::time::sleep(shutdown_delay).await;
         trigger.trigger();
         let _ = serving.await;
+    }
+}
+
+/// Auditing as the flags ask: a policy and a log backend (whose counters join `metrics`), or
+/// none. Like upstream, a policy without a backend or a backend without a policy audits
+/// nothing.
+fn audit_from(
+    options: &ServerOptions,
+    metrics: &mut Vec<Arc<dyn MetricsSource>>,
+) -> Result<Option<Audit>, ServerError> {
+    let policy = match &options.audit_policy_file {
+        Some(path) => Some(Policy::load(path).map_err(ServerError::AuditPolicy)?),
+        None => None,
+    };
+    match (policy, &options.audit_log_path) {
+        (Some(policy), Some(path)) => {
+            let backend = LogBackend::open(path, DEFAULT_LOG_BUFFER_EVENTS)
+                .map_err(|source| ServerError::AuditLog { path: path.clone(), source })?;
+            metrics.push(Arc::new(backend.clone()));
+            Ok(Some(Audit { policy: Arc::new(policy), sink: Arc::new(backend) }))
+        }
+        (Some(_), None) => {
+            tracing::warn!(
+                "--audit-policy-file is set but no audit backend (--audit-log-path): nothing is audited"
+            );
+            Ok(None)
+        }
+        (None, Some(_)) => {
+            tracing::warn!("--audit-log-path is set but no --audit-policy-file: nothing is audited");
+            Ok(None)
+        }
+        (None, None) => Ok(None),
     }
 }
 

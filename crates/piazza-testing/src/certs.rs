@@ -75,6 +75,41 @@ pub fn new_ca(common_name: &str) -> Result<(String, String), CertError> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// A CA of the test's own, e.g. the front-proxy CA a kube-aggregator would use: it signs
+/// client certificates, and its certificate can be written where a server flag points
+/// (`--requestheader-client-ca-file`).
+#[derive(Clone)]
+pub struct TestCa {
+    /// The CA certificate, PEM.
+    pub cert_pem: String,
+    /// The CA key, PEM.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCa").finish_non_exhaustive()
+    }
+}
+
+impl TestCa {
+    /// A new self-signed CA named `common_name`.
+    pub fn new(common_name: &str) -> Result<Self, CertError> {
+        let (cert_pem, key_pem) = new_ca(common_name)?;
+        Ok(Self { cert_pem, key_pem })
+    }
+
+    /// A client certificate for `user` (CN) in `groups` (O) signed by this CA.
+    pub fn sign(&self, user: &str, groups: &[&str]) -> Result<Identity, CertError> {
+        sign_client_cert(&self.cert_pem, &self.key_pem, user, groups)
+    }
+
+    /// Writes the CA certificate to `path`.
+    pub fn write_cert(&self, path: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(path, &self.cert_pem)
+    }
+}
+
 /// A client certificate for `user` in `groups` signed by a freshly generated CA that no
 /// server trusts: well-formed, with a valid proof of key possession, but not authenticated.
 pub fn foreign_client_cert(user: &str, groups: &[&str]) -> Result<Identity, CertError> {
@@ -93,5 +128,15 @@ mod tests {
         assert!(id.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(id.key_pem.contains("PRIVATE KEY"));
         assert!(sign_client_cert(&ca, "not a key", "bob", &[]).is_err());
+    }
+
+    #[test]
+    fn test_ca_signs_and_writes() {
+        let ca = TestCa::new("front-proxy-ca").unwrap();
+        assert!(ca.sign("front-proxy-client", &[]).unwrap().cert_pem.contains("BEGIN CERTIFICATE"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.crt");
+        ca.write_cert(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(path).unwrap(), ca.cert_pem);
     }
 }

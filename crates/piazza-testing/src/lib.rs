@@ -11,7 +11,7 @@
 //! | [`TestClient`] | requests with any method, headers and body (buffered or streamed); JSON helpers; watches |
 //! | [`TestResponse`] | status, headers and the whole body; JSON/YAML parsing; `metav1.Status` checks |
 //! | [`WatchStream`] | a watch response as a stream of parsed JSON lines |
-//! | [`certs`] | signing client certificates with the server's CA, or with a CA it does not trust |
+//! | [`certs`] | signing client certificates with the server's CA, with a CA it does not trust, or with a [`TestCa`] of the test's own (a front-proxy CA) |
 //!
 //! ```no_run
 //! # async fn demo(build: impl FnOnce(std::sync::Arc<dyn piazza_storage::Storage>)
@@ -32,7 +32,7 @@ mod response;
 mod server;
 mod watch;
 
-pub use certs::Identity;
+pub use certs::{Identity, TestCa};
 pub use client::{BodyWriter, ClientError, HttpVersion, TestClient};
 pub use response::TestResponse;
 pub use server::TestServer;

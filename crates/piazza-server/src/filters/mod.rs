@@ -1,13 +1,20 @@
 //! The filter chain: one module per filter, each a plain decision function wired in by a
 //! [`FilterLayer`]. [`crate::chain`] stacks them once, in execution order.
 
+pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod body_limit;
+pub mod impersonation;
+pub mod max_in_flight;
 pub mod panic;
+pub mod request_header;
 pub mod request_info;
 pub mod timeout;
 pub mod token_file;
+
+#[cfg(test)]
+pub(crate) mod test_certs;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,0 +1,146 @@
+//! Where audit events go: the [`AuditSink`] hook, and the JSON-lines log backend
+//! (`--audit-log-path`, `-` for standard output).
+//!
+//! The log backend never blocks a request: events are serialized and handed to a bounded
+//! queue drained by a writer thread; when the queue is full the event is dropped and counted
+//! (`apiserver_audit_error_total{plugin="log"}`).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+
+use super::event::Event;
+use crate::handlers::metrics::MetricsSource;
+
+/// The default number of events the log backend queues before it drops.
+pub const DEFAULT_LOG_BUFFER_EVENTS: usize = 10_000;
+
+/// Receives audit events. Must not block: it runs on the request path.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Takes one event.
+    fn process(&self, event: &Event);
+}
+
+/// Discards every event.
+impl AuditSink for () {
+    fn process(&self, _event: &Event) {}
+}
+
+/// A closure is a sink (handy in tests).
+impl<F: Fn(&Event) + Send + Sync + 'static> AuditSink for F {
+    fn process(&self, event: &Event) {
+        self(event)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    events: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Writes events as JSON lines to a file or standard output, from a bounded queue.
+#[derive(Clone)]
+pub struct LogBackend {
+    queue: SyncSender<Vec<u8>>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for LogBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBackend").field("counters", &self.counters).finish_non_exhaustive()
+    }
+}
+
+impl LogBackend {
+    /// Opens `path` for appending (`-` is standard output) and starts the writer thread, with
+    /// room for `buffer` queued events.
+    pub fn open(path: &Path, buffer: usize) -> std::io::Result<Self> {
+        if path == Path::new("-") {
+            return Self::with_writer(std::io::stdout(), buffer);
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        Self::with_writer(std::fs::OpenOptions::new().create(true).append(true).open(path)?, buffer)
+    }
+
+    /// Writes to `out` from a writer thread, with room for `buffer` queued events.
+    pub fn with_writer(out: impl Write + Send + 'static, buffer: usize) -> std::io::Result<Self> {
+        let (queue, lines) = sync_channel::<Vec<u8>>(buffer.max(1));
+        let counters = Arc::new(Counters::default());
+        let writer_counters = Arc::clone(&counters);
+        std::thread::Builder::new()
+            .name("audit-log".to_owned())
+            .spawn(move || write_lines(lines, std::io::BufWriter::new(out), &writer_counters))?;
+        Ok(Self { queue, counters })
+    }
+
+    /// Events dropped so far (queue full, or a write failed).
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer thread: drains the queue, flushing whenever it is empty; ends when every sender
+/// is gone.
+fn write_lines(lines: Receiver<Vec<u8>>, mut out: impl Write, counters: &Counters) {
+    loop {
+        let line = match lines.try_recv() {
+            Ok(line) => line,
+            Err(TryRecvError::Empty) => {
+                let _ = out.flush();
+                match lines.recv() {
+                    Ok(line) => line,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        if let Err(error) = out.write_all(&line) {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, "audit log write failed");
+        }
+    }
+    let _ = out.flush();
+}
+
+impl AuditSink for LogBackend {
+    fn process(&self, event: &Event) {
+        self.counters.events.fetch_add(1, Ordering::Relaxed);
+        let mut line = match serde_json::to_vec(event) {
+            Ok(line) => line,
+            Err(_) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        line.push(b'\n');
+        match self.queue.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                if self.counters.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!("audit log queue full; dropping events");
+                }
+            }
+        }
+    }
+}
+
+impl MetricsSource for LogBackend {
+    fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP apiserver_audit_event_total Audit events generated and sent to the audit backend.\n",
+        );
+        out.push_str("# TYPE apiserver_audit_event_total counter\n");
+        out.push_str(&format!(
+            "apiserver_audit_event_total {}\n",
+            self.counters.events.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP apiserver_audit_error_total Audit events dropped: the queue was full or a write failed.\n");
+        out.push_str("# TYPE apiserver_audit_error_total counter\n");
+        out.push_str(&format!("apiserver_audit_error_total{{plugin=\"log\"}} {}\n", self.dropped()));
+    }
+}
