@@ -18,6 +18,10 @@ use crate::filters::Next;
 use crate::filters::authentication::PeerCertificates;
 use crate::shutdown::Shutdown;
 
+/// The client's address, attached to each request (for audit `sourceIPs`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest shutdown waits for in-flight requests.
@@ -64,6 +68,7 @@ pub async fn serve(listener: TcpListener, tls: ServerTls, service: HandlerServic
             let hyper_service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                 let mut request = request.map(|body| body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
                 request.extensions_mut().insert(certs.clone());
+                request.extensions_mut().insert(PeerAddr(peer));
                 let next = Next::new(service.clone());
                 async move { Ok::<_, std::convert::Infallible>(next.run(request).await) }
             });

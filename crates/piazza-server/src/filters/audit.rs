@@ -357,7 +357,10 @@ fn template(request: &Request, info: &RequestInfo, user: &UserInfo, level: Level
         verb: info.verb.clone(),
         user: EventUser::from(user),
         impersonated_user: None,
-        source_ips: source_ips(request.headers(), None),
+        source_ips: source_ips(
+            request.headers(),
+            request.extensions().get::<crate::serve::PeerAddr>().map(|p| p.0.ip()),
+        ),
         user_agent: request
             .headers()
             .get(USER_AGENT)

@@ -1,4 +1,4 @@
-//! Parses the request's URL once into a [`RequestInfo`] request extension.
+//! Parses the request's URL once into a [`RequestInfo`](piazza_core::request_info::RequestInfo) request extension.
 
 use piazza_codec::Format;
 use piazza_core::ApiError;

@@ -14,9 +14,10 @@ use crate::response::error_response;
 /// The default request timeout, as upstream (`--request-timeout`).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// True for requests that stream for a long time and are exempt from the timeout.
+/// True for requests that stream for a long time and are exempt from the timeout (the same
+/// rule max-in-flight uses).
 pub fn is_long_running(info: Option<&RequestInfo>) -> bool {
-    info.is_some_and(|i| i.is_resource_request && i.verb == "watch")
+    info.is_some_and(super::max_in_flight::is_long_running)
 }
 
 /// The filter function; `limit` is the timeout.
