@@ -1,9 +1,12 @@
 //! The rules for `metadata` that the generic registry enforces on every kind: name
-//! validation, `generateName`, and the system fields set on create and kept on update.
+//! validation, `generateName`, finalizers, and the system fields set on create and kept on
+//! update (including the deletion fields, which only the deletion path may change).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, ObjectMeta, Time};
 use piazza_core::{FieldError, FieldErrors, FieldPath};
 use rand::Rng;
+
+use crate::strategy::GarbageCollectionPolicy;
 
 /// The longest DNS-1123 subdomain.
 pub const MAX_SUBDOMAIN_LEN: usize = 253;
@@ -85,8 +88,70 @@ pub fn validate_create_meta(meta: &ObjectMeta, namespaced: bool) -> FieldErrors 
         _ => {}
     }
     errs.extend(validate_labels_and_annotations(meta));
+    errs.extend(validate_finalizers(meta.finalizers.as_deref().unwrap_or_default()));
     errs
 }
+
+/// The garbage collector's finalizer that orphans an object's dependents.
+pub const FINALIZER_ORPHAN_DEPENDENTS: &str = "orphan";
+/// The garbage collector's finalizer that deletes an object's dependents first
+/// (foreground cascading deletion).
+pub const FINALIZER_DELETE_DEPENDENTS: &str = "foregroundDeletion";
+
+/// Validates `metadata.finalizers`: qualified names, and never both garbage-collector
+/// finalizers at once (upstream's `ValidateFinalizers`).
+pub fn validate_finalizers(finalizers: &[String]) -> FieldErrors {
+    let path = FieldPath::new("metadata").child("finalizers");
+    let mut errs = FieldErrors::new();
+    for finalizer in finalizers {
+        if !is_qualified_name(finalizer) {
+            errs.push(FieldError::invalid(path.clone(), finalizer.as_str(), QUALIFIED_NAME_MSG));
+        }
+    }
+    let has = |name: &str| finalizers.iter().any(|f| f == name);
+    if has(FINALIZER_ORPHAN_DEPENDENTS) && has(FINALIZER_DELETE_DEPENDENTS) {
+        // Upstream renders the list with Go's `%#v`.
+        errs.push(invalid_raw(
+            path,
+            &go_string_slice(finalizers),
+            &format!(
+                "finalizer {FINALIZER_ORPHAN_DEPENDENTS} and {FINALIZER_DELETE_DEPENDENTS} cannot be both set"
+            ),
+        ));
+    }
+    errs
+}
+
+/// `[]string{"a", "b"}`: a string list as Go's `%#v` prints it, which upstream messages use.
+pub fn go_string_slice<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{:?}", s.as_ref())).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+/// An "Invalid value" error whose value is shown exactly as `rendered` (for values that
+/// upstream prints with Go's formatting rather than as JSON).
+fn invalid_raw(path: FieldPath, rendered: &str, detail: &str) -> FieldError {
+    FieldError {
+        error_type: piazza_core::field::FieldErrorType::Invalid,
+        field: path,
+        value: None,
+        detail: format!("{rendered}: {detail}"),
+    }
+}
+
+/// A timestamp as Go's `time.Time.String()` prints a UTC `metav1.Time`
+/// (`2006-01-02 15:04:05 +0000 UTC`), for upstream's "field is immutable" messages.
+fn go_time(time: &Time) -> String {
+    let ts = time.0;
+    let mut out = ts.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    if ts.subsec_nanosecond() != 0 {
+        out.push_str(format!(".{:09}", ts.subsec_nanosecond()).trim_end_matches('0'));
+    }
+    out.push_str(" +0000 UTC");
+    out
+}
+
+const QUALIFIED_NAME_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 fn validate_labels_and_annotations(meta: &ObjectMeta) -> FieldErrors {
     let root = FieldPath::new("metadata");
@@ -186,14 +251,163 @@ pub fn prepare_update_meta(new: &mut ObjectMeta, old: &ObjectMeta, spec_changed:
         _ => {}
     }
     new.creation_timestamp = old.creation_timestamp.clone();
-    new.deletion_timestamp = old.deletion_timestamp.clone();
-    new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    errs.extend(carry_deletion_fields(new, old));
     new.self_link = None;
     let generation = old.generation.unwrap_or(1);
     new.generation = Some(if spec_changed { generation + 1 } else { generation });
     errs.extend(validate_labels_and_annotations(new));
+    errs.extend(validate_finalizers(new.finalizers.as_deref().unwrap_or_default()));
     errs
 }
+
+/// The deletion fields on update, as upstream's `BeforeUpdate` and
+/// `ValidateObjectMetaUpdate`: an update never removes or changes `deletionTimestamp` (the
+/// old one is kept), keeps the old `deletionGracePeriodSeconds` when the client sent none,
+/// and otherwise both are immutable; once the object is being deleted, no finalizer may be
+/// added.
+fn carry_deletion_fields(new: &mut ObjectMeta, old: &ObjectMeta) -> FieldErrors {
+    let root = FieldPath::new("metadata");
+    let mut errs = FieldErrors::new();
+    match (&old.deletion_timestamp, &new.deletion_timestamp) {
+        (Some(ts), _) => new.deletion_timestamp = Some(ts.clone()),
+        (None, Some(sent)) => {
+            errs.push(invalid_raw(root.child("deletionTimestamp"), &go_time(sent), "field is immutable"))
+        }
+        (None, None) => {}
+    }
+    if old.deletion_grace_period_seconds.is_some() && new.deletion_grace_period_seconds.is_none() {
+        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    }
+    if new.deletion_grace_period_seconds != old.deletion_grace_period_seconds {
+        let value = new.deletion_grace_period_seconds.map_or(serde_json::Value::Null, Into::into);
+        errs.push(FieldError::invalid(root.child("deletionGracePeriodSeconds"), value, "field is immutable"));
+    }
+    if old.deletion_timestamp.is_some() {
+        let before = old.finalizers.as_deref().unwrap_or_default();
+        let mut added: Vec<&str> = new
+            .finalizers
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|f| !before.iter().any(|b| b == f))
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        if !added.is_empty() {
+            errs.push(FieldError::forbidden(
+                root.child("finalizers"),
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers {}",
+                    go_string_slice(&added)
+                ),
+            ));
+        }
+    }
+    errs
+}
+
+// === deletion ===
+
+/// Marks an object as being deleted with no grace period, for an object that has (or gets)
+/// finalizers (upstream's `markAsDeleting`): bumps the generation the first time,
+/// sets `deletionTimestamp` to `now` unless an earlier one is already set, and sets
+/// `deletionGracePeriodSeconds` to 0.
+pub fn mark_as_deleting(meta: &mut ObjectMeta, now: &Time) {
+    if meta.deletion_timestamp.is_none() {
+        if let Some(generation) = meta.generation.filter(|g| *g > 0) {
+            meta.generation = Some(generation + 1);
+        }
+    }
+    if meta.deletion_timestamp.as_ref().is_none_or(|ts| ts.0 > now.0) {
+        meta.deletion_timestamp = Some(now.clone());
+    }
+    meta.deletion_grace_period_seconds = Some(0);
+}
+
+/// The finalizers a DELETE leaves on an object when the garbage-collector finalizers are
+/// managed as `policy` says (upstream's `deletionFinalizersForGarbageCollection`): `orphan`
+/// and `foregroundDeletion` are first removed, then added back as the options, the
+/// existing finalizers and the kind's default decide, in that order of precedence.
+/// `None` when the set does not change.
+pub fn deletion_finalizers(
+    meta: &ObjectMeta,
+    options: &DeleteOptions,
+    policy: GarbageCollectionPolicy,
+) -> Option<Vec<String>> {
+    let existing = meta.finalizers.as_deref().unwrap_or_default();
+    let orphan = should_orphan_dependents(existing, options, policy);
+    let foreground = should_delete_dependents(existing, options, policy);
+    let mut finalizers: Vec<String> = existing
+        .iter()
+        .filter(|f| *f != FINALIZER_ORPHAN_DEPENDENTS && *f != FINALIZER_DELETE_DEPENDENTS)
+        .cloned()
+        .collect();
+    if orphan {
+        finalizers.push(FINALIZER_ORPHAN_DEPENDENTS.to_owned());
+    }
+    if foreground {
+        finalizers.push(FINALIZER_DELETE_DEPENDENTS.to_owned());
+    }
+    let old: std::collections::BTreeSet<&str> = existing.iter().map(String::as_str).collect();
+    let new: std::collections::BTreeSet<&str> = finalizers.iter().map(String::as_str).collect();
+    (old != new).then_some(finalizers)
+}
+
+fn should_orphan_dependents(
+    existing: &[String],
+    options: &DeleteOptions,
+    policy: GarbageCollectionPolicy,
+) -> bool {
+    if policy == GarbageCollectionPolicy::Unsupported {
+        return false;
+    }
+    if let Some(orphan) = options.orphan_dependents {
+        return orphan;
+    }
+    match options.propagation_policy.as_deref() {
+        Some(PROPAGATION_ORPHAN) => return true,
+        Some(PROPAGATION_BACKGROUND | PROPAGATION_FOREGROUND) => return false,
+        _ => {}
+    }
+    for finalizer in existing {
+        match finalizer.as_str() {
+            FINALIZER_ORPHAN_DEPENDENTS => return true,
+            FINALIZER_DELETE_DEPENDENTS => return false,
+            _ => {}
+        }
+    }
+    policy == GarbageCollectionPolicy::OrphanDependents
+}
+
+fn should_delete_dependents(
+    existing: &[String],
+    options: &DeleteOptions,
+    policy: GarbageCollectionPolicy,
+) -> bool {
+    if policy == GarbageCollectionPolicy::Unsupported || options.orphan_dependents.is_some() {
+        return false;
+    }
+    match options.propagation_policy.as_deref() {
+        Some(PROPAGATION_FOREGROUND) => return true,
+        Some(PROPAGATION_BACKGROUND | PROPAGATION_ORPHAN) => return false,
+        _ => {}
+    }
+    for finalizer in existing {
+        match finalizer.as_str() {
+            FINALIZER_DELETE_DEPENDENTS => return true,
+            FINALIZER_ORPHAN_DEPENDENTS => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `propagationPolicy: Orphan`.
+pub const PROPAGATION_ORPHAN: &str = "Orphan";
+/// `propagationPolicy: Background`.
+pub const PROPAGATION_BACKGROUND: &str = "Background";
+/// `propagationPolicy: Foreground`.
+pub const PROPAGATION_FOREGROUND: &str = "Foreground";
 
 /// The current time, truncated to seconds as `metav1.Time` is.
 pub fn now() -> Time {

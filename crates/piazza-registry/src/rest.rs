@@ -18,7 +18,7 @@ use rand::Rng;
 
 use crate::descriptor::ResourceDescriptor;
 use crate::params::Query;
-use crate::store::{HubWatchEvent, PatchType, Store};
+use crate::store::{DeleteState, HubWatchEvent, PatchType, Store};
 use crate::table::{
     IncludeObject, TableColumns, build_table, partial_object_metadata, partial_object_metadata_list,
 };
@@ -99,15 +99,46 @@ fn required_name(ctx: &RestContext) -> Result<&str, ApiError> {
     ctx.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))
 }
 
-fn decode_delete_options(body: &[u8], format: Format) -> Result<DeleteOptions, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DeleteOptions::default());
+/// The DeleteOptions of a DELETE: from the body when there is one, otherwise from the
+/// query (`gracePeriodSeconds`, `propagationPolicy`, `orphanDependents`, `dryRun`), as
+/// upstream's handler decodes them. Validation happens in [`Store::delete`].
+fn decode_delete_options(body: &[u8], format: Format, query: &Query) -> Result<DeleteOptions, ApiError> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let (options, _): (DeleteOptions, _) = decode_object(body, format)?;
+        return Ok(options);
     }
-    let (options, _): (DeleteOptions, _) = decode_object(body, format)?;
-    if options.dry_run.iter().flatten().any(|d| d != "All") {
-        return Err(ApiError::bad_request("dryRun: Unsupported value: supported values: \"All\""));
-    }
-    Ok(options)
+    let grace_period_seconds = query
+        .get("gracePeriodSeconds")
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for gracePeriodSeconds: {v:?}")))
+        })
+        .transpose()?;
+    let orphan_dependents = query
+        .get("orphanDependents")
+        .filter(|v| !v.is_empty())
+        .map(|v| match v {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+            other => Err(ApiError::bad_request(format!("invalid value for orphanDependents: {other:?}"))),
+        })
+        .transpose()?;
+    let dry_run: Vec<String> = query.all("dryRun").filter(|v| !v.is_empty()).map(str::to_owned).collect();
+    Ok(DeleteOptions {
+        grace_period_seconds,
+        orphan_dependents,
+        propagation_policy: query.get("propagationPolicy").filter(|v| !v.is_empty()).map(str::to_owned),
+        dry_run: (!dry_run.is_empty()).then_some(dry_run),
+        ..DeleteOptions::default()
+    })
+}
+
+/// The HTTP status of a DELETE, as upstream's handler: 202 Accepted when the object was not
+/// removed and the client asked for `orphanDependents: false`, otherwise 200 (also for a
+/// graceful or finalizer-blocked deletion, whose answer is the object itself).
+fn delete_status_code(deleted: bool, options: &DeleteOptions) -> u16 {
+    if !deleted && options.orphan_dependents == Some(false) { 202 } else { 200 }
 }
 
 impl<H: Object> Store<H> {
@@ -410,13 +441,22 @@ impl<H: Object> RestResource for Store<H> {
     }
 
     async fn delete(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
+        let codec = self.version(&ctx.version)?;
         let write = ctx.query.write_params()?;
-        let options = decode_delete_options(body, body_format)?;
+        let options = decode_delete_options(body, body_format, &ctx.query)?;
         let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");
         let outcome =
             Store::delete(self, ctx.namespace.as_deref(), required_name(ctx)?, &options, &ctx.user, dry_run)
                 .await?;
-        Ok(self.delete_status(&outcome.object))
+        let status = delete_status_code(outcome.deleted(), &options);
+        // Removed, or already pending: a Status, as upstream's `finalizeDelete`. Kept and
+        // marked: the object, so that clients see `deletionTimestamp` and the finalizers.
+        let mut encoded = match outcome.state {
+            DeleteState::Deleting => self.encode_one(codec, &outcome.object, status, ctx.format)?,
+            _ => self.delete_status(&outcome.object),
+        };
+        encoded.status = status;
+        Ok(encoded)
     }
 
     async fn delete_collection(
@@ -427,7 +467,8 @@ impl<H: Object> RestResource for Store<H> {
     ) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let write = ctx.query.write_params()?;
-        let options = decode_delete_options(body, body_format)?;
+        let options = decode_delete_options(body, body_format, &ctx.query)?;
+        crate::store::validate_delete_options(&options)?;
         let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");
         let mut params = ctx.query.list_params()?;
         params.limit = None;
@@ -438,16 +479,9 @@ impl<H: Object> RestResource for Store<H> {
             let meta = item.metadata();
             let name = meta.name.clone().unwrap_or_default();
             let namespace = meta.namespace.clone();
-            match Store::delete(
-                self,
-                namespace.as_deref(),
-                &name,
-                &DeleteOptions::default(),
-                &ctx.user,
-                dry_run,
-            )
-            .await
-            {
+            // Each object gets the request's options (grace period, propagation policy,
+            // preconditions), as upstream.
+            match Store::delete(self, namespace.as_deref(), &name, &options, &ctx.user, dry_run).await {
                 Ok(outcome) => deleted.push(outcome.object),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

@@ -227,12 +227,20 @@ impl piazza::registry::table::TableColumns<Pizza> for PizzaColumns {
     }
 }
 
-// === validation ===
+// === validation and deletion ===
 
 /// Validation on create and update: quantities positive, names non-empty and unique.
+///
+/// Pizzas delete gracefully with a default grace period of 0: a plain `kubectl delete`
+/// removes one at once, as before, while `kubectl delete --grace-period=N` (N > 0) leaves
+/// it visible with `deletionTimestamp` set for N seconds, after which the server removes it.
 pub struct PizzaStrategy;
 
 impl Strategy<Pizza> for PizzaStrategy {
+    fn default_grace_period_seconds(&self) -> Option<i64> {
+        Some(0)
+    }
+
     fn validate(&self, pizza: &Pizza) -> FieldErrors {
         let path = FieldPath::new("spec").child("toppings");
         let mut errs = FieldErrors::new();

@@ -243,7 +243,7 @@ impl<H: Object> StoreBuilder<H> {
         let keys = KeyLayout::new(&self.key_prefix, key_group, key_resource, descriptor.namespaced());
         let mut codecs = self.versions.clone();
         codecs.extend(self.extra_codecs);
-        Ok(Arc::new(Store {
+        let store = Arc::new_cyclic(|me| Store {
             descriptor,
             versions: self.versions,
             codecs,
@@ -254,6 +254,9 @@ impl<H: Object> StoreBuilder<H> {
             keys,
             bookmark_interval: self.bookmark_interval,
             table: self.table,
-        }))
+            graceful: super::graceful::Reaper::new(me.clone()),
+        });
+        store.ensure_reaper();
+        Ok(store)
     }
 }

@@ -6,6 +6,7 @@
 
 mod bookmarks;
 mod builder;
+mod graceful;
 mod patch;
 mod read;
 mod watch;
@@ -20,10 +21,11 @@ use piazza_storage::{KeyValue, Storage};
 
 pub use bookmarks::BOOKMARK_INTERVAL;
 pub use builder::{BuildError, StoreBuilder};
+pub use graceful::validate_delete_options;
 pub use patch::PatchType;
 pub use read::ListPage;
 pub use watch::{HubWatchEvent, HubWatchStream};
-pub use write::DeleteOutcome;
+pub use write::{DeleteOutcome, DeleteState};
 
 use crate::admission::Admission;
 use crate::descriptor::ResourceDescriptor;
@@ -46,6 +48,8 @@ pub struct Store<H> {
     keys: KeyLayout,
     bookmark_interval: std::time::Duration,
     table: Arc<dyn crate::table::TableColumns<H>>,
+    /// Removes gracefully deleted objects when their grace period ends.
+    graceful: graceful::Reaper<H>,
 }
 
 impl<H: Object> Store<H> {

@@ -1,10 +1,12 @@
-//! Writes: create, update (a guaranteed-update loop with admission inside it), delete.
+//! Writes: create, update (a guaranteed-update loop with admission inside it), delete
+//! (immediate, graceful, or pending finalizers; see [`super::graceful`]).
 
 use piazza_core::meta::{DeleteOptions, Preconditions};
-use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, Object, UserInfo};
+use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupResource, Object, UserInfo};
 use piazza_storage::{ReadRevision, StorageError};
 
 use super::Store;
+use super::graceful::{DeletePlan, should_delete_during_update, validate_delete_options};
 use crate::admission::{Attributes, Operation};
 use crate::object_meta;
 
@@ -14,8 +16,33 @@ const MAX_CONFLICT_RETRIES: usize = 32;
 /// What a delete did.
 #[derive(Debug)]
 pub struct DeleteOutcome<H> {
-    /// The object as it was when deleted, with the deletion resourceVersion.
+    /// [`DeleteState::Deleted`]: the object's last state, with the deletion
+    /// resourceVersion. [`DeleteState::Deleting`]: the object as it now is (deletion
+    /// fields and finalizers set). [`DeleteState::AlreadyDeleting`]: the object unchanged.
+    /// With dry run: what would have been.
     pub object: H,
+    /// Whether the object is gone or stays.
+    pub state: DeleteState,
+}
+
+impl<H> DeleteOutcome<H> {
+    /// True when the object was removed from storage (upstream's `wasDeleted`).
+    pub fn deleted(&self) -> bool {
+        self.state == DeleteState::Deleted
+    }
+}
+
+/// Whether a delete removed the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeleteState {
+    /// Removed from storage.
+    Deleted,
+    /// Kept and marked for deletion: a grace period is running, or finalizers are pending.
+    Deleting,
+    /// Kept unchanged: a graceful deletion with a grace period no longer than the one asked
+    /// for was already pending.
+    AlreadyDeleting,
 }
 
 impl<H: Object> Store<H> {
@@ -116,7 +143,21 @@ impl<H: Object> Store<H> {
             };
         }
         let bytes = self.encode_for_storage(&object)?;
-        let kv = self.storage.create(&key, bytes).await.map_err(|e| self.storage_error(e, &name))?;
+        let kv = match self.storage.create(&key, bytes).await {
+            Ok(kv) => kv,
+            Err(e @ StorageError::AlreadyExists { .. }) => {
+                let mut err = self.storage_error(e, &name);
+                // As upstream: say so when the name is taken by an object being deleted.
+                if let Ok(existing) = self.storage.get(&key, ReadRevision::Latest).await {
+                    if self.decode_stored(&existing).is_ok_and(|o| o.metadata().deletion_timestamp.is_some())
+                    {
+                        err.message = format!("object is being deleted: {}", err.message);
+                    }
+                }
+                return Err(err);
+            }
+            Err(e) => return Err(self.storage_error(e, &name)),
+        };
         object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
         Ok(object)
     }
@@ -182,6 +223,12 @@ impl<H: Object> Store<H> {
     /// replacement (and an optional resourceVersion precondition), run the write pipeline
     /// on it, and compare-and-swap. Losing the race retries, unless the caller named a
     /// resourceVersion, which is then a 409.
+    ///
+    /// An update that removes the last finalizer of an object being deleted with no grace
+    /// period left removes the object instead (upstream's `ShouldDeleteDuringUpdate`), with
+    /// a compare-and-swap delete on the revision read; the answer is the updated object
+    /// with the deletion's resourceVersion. No intermediate state is written, so watchers
+    /// see DELETED (carrying the last stored state), as upstream.
     pub(super) async fn guaranteed_update<F>(
         &self,
         namespace: Option<&str>,
@@ -195,6 +242,7 @@ impl<H: Object> Store<H> {
     {
         let key = self.keys.object(self.scoped(namespace), name);
         let attributes = self.attributes(Operation::Update, namespace, name, user);
+        self.ensure_reaper();
         for _ in 0..MAX_CONFLICT_RETRIES {
             let current = self
                 .storage
@@ -222,6 +270,19 @@ impl<H: Object> Store<H> {
                 candidate.metadata_mut().resource_version = Some(current.mod_revision.to_string());
                 return Ok(candidate);
             }
+            if should_delete_during_update(&candidate, &old) {
+                match self.storage.delete(&key, Some(current.mod_revision)).await {
+                    Ok(kv) => {
+                        candidate.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+                        return Ok(candidate);
+                    }
+                    Err(StorageError::Conflict { .. }) if expected_rv.is_none() => continue,
+                    // Someone else removed it first (racing updates that both cleared the
+                    // finalizers): the object is gone either way, as upstream tolerates.
+                    Err(StorageError::NotFound { .. }) => return Ok(candidate),
+                    Err(e) => return Err(self.storage_error(e, name)),
+                }
+            }
             let bytes = self.encode_for_storage(&candidate)?;
             match self.storage.update(&key, current.mod_revision, bytes).await {
                 Ok(kv) => {
@@ -235,7 +296,14 @@ impl<H: Object> Store<H> {
         Err(ApiError::optimistic_lock_conflict(&self.descriptor.group_resource(), name))
     }
 
-    /// Deletes an object, honouring uid and resourceVersion preconditions.
+    /// Deletes an object, honouring uid and resourceVersion preconditions, graceful
+    /// deletion ([`Strategy::default_grace_period_seconds`]) and finalizers: the object is
+    /// removed at once, or marked for deletion (`deletionTimestamp` set) and kept until its
+    /// grace period ends or its last finalizer is removed. Options are validated first
+    /// (422, as upstream's `ValidateDeleteOptions`). With `dry_run` everything runs and
+    /// nothing is written.
+    ///
+    /// [`Strategy::default_grace_period_seconds`]: crate::Strategy::default_grace_period_seconds
     pub async fn delete(
         &self,
         namespace: Option<&str>,
@@ -244,9 +312,11 @@ impl<H: Object> Store<H> {
         user: &UserInfo,
         dry_run: bool,
     ) -> Result<DeleteOutcome<H>, ApiError> {
+        validate_delete_options(options)?;
+        self.ensure_reaper();
         let key = self.keys.object(self.scoped(namespace), name);
         let attributes = self.attributes(Operation::Delete, namespace, name, user);
-        for _ in 0..MAX_CONFLICT_RETRIES {
+        for attempt in 0..MAX_CONFLICT_RETRIES {
             let current = self
                 .storage
                 .get(&key, ReadRevision::Latest)
@@ -254,53 +324,89 @@ impl<H: Object> Store<H> {
                 .map_err(|e| self.storage_error(e, name))?;
             let old = self.decode_stored(&current)?;
             if let Some(preconditions) = &options.preconditions {
-                self.check_preconditions(preconditions, &old, name)?;
+                self.check_preconditions(preconditions, &old, name, attempt == 0)?;
             }
             self.run_validating_admission(&attributes, &old, Some(&old)).await?;
-            if dry_run {
-                return Ok(DeleteOutcome { object: old });
-            }
-            match self.storage.delete(&key, Some(current.mod_revision)).await {
-                Ok(kv) => {
-                    let mut object = old;
-                    object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
-                    return Ok(DeleteOutcome { object });
+            match self.plan_delete(&old, options, jiff::Timestamp::now()) {
+                DeletePlan::AlreadyPending => {
+                    return Ok(DeleteOutcome { object: old, state: DeleteState::AlreadyDeleting });
                 }
-                Err(StorageError::Conflict { .. }) => continue,
-                Err(e) => return Err(self.storage_error(e, name)),
+                DeletePlan::Now if dry_run => {
+                    return Ok(DeleteOutcome { object: old, state: DeleteState::Deleted });
+                }
+                DeletePlan::Now => match self.storage.delete(&key, Some(current.mod_revision)).await {
+                    Ok(kv) => {
+                        let mut object = old;
+                        object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+                        return Ok(DeleteOutcome { object, state: DeleteState::Deleted });
+                    }
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(self.storage_error(e, name)),
+                },
+                DeletePlan::Mark(mut marked) => {
+                    if dry_run {
+                        marked.metadata_mut().resource_version = Some(current.mod_revision.to_string());
+                        return Ok(DeleteOutcome { object: marked, state: DeleteState::Deleting });
+                    }
+                    let bytes = self.encode_for_storage(&marked)?;
+                    match self.storage.update(&key, current.mod_revision, bytes).await {
+                        Ok(kv) => {
+                            marked.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+                            self.schedule_reap(&key, &marked);
+                            return Ok(DeleteOutcome { object: marked, state: DeleteState::Deleting });
+                        }
+                        Err(StorageError::Conflict { .. }) => continue,
+                        Err(e) => return Err(self.storage_error(e, name)),
+                    }
+                }
             }
         }
         Err(ApiError::optimistic_lock_conflict(&self.descriptor.group_resource(), name))
     }
 
+    /// Checks a delete's preconditions against the current object: a 409 with upstream's
+    /// messages, those of `rest.BeforeDelete` on the first read (`early`) and those of the
+    /// storage layer after a lost race.
     fn check_preconditions(
         &self,
         preconditions: &Preconditions,
         current: &H,
         name: &str,
+        early: bool,
     ) -> Result<(), ApiError> {
         let meta = current.metadata();
-        let resource = self.descriptor.group_resource();
+        // Upstream's early check names the kind where the resource usually goes.
+        let resource = if early {
+            GroupResource::new(self.descriptor.group, self.descriptor.kind)
+        } else {
+            self.descriptor.group_resource()
+        };
         if let Some(uid) = preconditions.uid.as_deref() {
             let actual = meta.uid.as_deref().unwrap_or_default();
             if uid != actual {
-                return Err(ApiError::conflict(
-                    &resource,
-                    name,
-                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
-                ));
+                let reason = if early {
+                    format!(
+                        "the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated"
+                    )
+                } else {
+                    format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}")
+                };
+                return Err(ApiError::conflict(&resource, name, &reason));
             }
         }
         if let Some(rv) = preconditions.resource_version.as_deref() {
             let actual = meta.resource_version.as_deref().unwrap_or_default();
             if rv != actual {
-                return Err(ApiError::conflict(
-                    &resource,
-                    name,
-                    &format!(
+                let reason = if early {
+                    format!(
+                        "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified"
+                    )
+                } else {
+                    format!(
                         "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
-                    ),
-                ));
+                    )
+                };
+                return Err(ApiError::conflict(&resource, name, &reason));
             }
         }
         Ok(())
