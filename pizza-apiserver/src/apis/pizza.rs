@@ -45,14 +45,16 @@ pub struct PizzaStatus {
 
 /// `v1alpha1`: toppings as a list of names.
 pub mod v1alpha1 {
-    use piazza::{Resource, Scope, impl_object, meta::ObjectMeta};
+    use piazza::{Resource, meta::ObjectMeta};
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
     pub use super::PizzaStatus;
 
     /// A pizza (v1alpha1).
-    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+    #[resource(group = super::super::GROUP, version = "v1alpha1", namespaced, short_names = ["pz"],
+               categories = ["all"], defaults = Self::default_toppings)]
     pub struct Pizza {
         /// Standard object metadata.
         #[serde(default)]
@@ -73,19 +75,9 @@ pub mod v1alpha1 {
         pub toppings: Vec<String>,
     }
 
-    impl_object!(Pizza);
-
-    impl Resource for Pizza {
-        const GROUP: &'static str = super::super::GROUP;
-        const VERSION: &'static str = "v1alpha1";
-        const KIND: &'static str = "Pizza";
-        const PLURAL: &'static str = "pizzas";
-        const SINGULAR: &'static str = "pizza";
-        const SCOPE: Scope = Scope::Namespaced;
-        const SHORT_NAMES: &'static [&'static str] = &["pz"];
-        const CATEGORIES: &'static [&'static str] = &["all"];
-
-        fn apply_defaults(&mut self) {
+    impl Pizza {
+        /// No toppings means salami, mozzarella and tomato.
+        fn default_toppings(&mut self) {
             if self.spec.toppings.is_empty() {
                 self.spec.toppings = super::DEFAULT_TOPPINGS.iter().map(|t| (*t).to_owned()).collect();
             }
@@ -95,14 +87,16 @@ pub mod v1alpha1 {
 
 /// `v1beta1`: toppings with quantities.
 pub mod v1beta1 {
-    use piazza::{Resource, Scope, impl_object, meta::ObjectMeta};
+    use piazza::{Resource, meta::ObjectMeta};
     use schemars::JsonSchema;
     use serde::{Deserialize, Serialize};
 
     pub use super::{PizzaStatus, PizzaTopping};
 
     /// A pizza (v1beta1).
-    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+    #[resource(group = super::super::GROUP, version = "v1beta1", namespaced, short_names = ["pz"],
+               categories = ["all"], defaults = Self::default_toppings)]
     pub struct Pizza {
         /// Standard object metadata.
         #[serde(default)]
@@ -123,19 +117,9 @@ pub mod v1beta1 {
         pub toppings: Vec<PizzaTopping>,
     }
 
-    impl_object!(Pizza);
-
-    impl Resource for Pizza {
-        const GROUP: &'static str = super::super::GROUP;
-        const VERSION: &'static str = "v1beta1";
-        const KIND: &'static str = "Pizza";
-        const PLURAL: &'static str = "pizzas";
-        const SINGULAR: &'static str = "pizza";
-        const SCOPE: Scope = Scope::Namespaced;
-        const SHORT_NAMES: &'static [&'static str] = &["pz"];
-        const CATEGORIES: &'static [&'static str] = &["all"];
-
-        fn apply_defaults(&mut self) {
+    impl Pizza {
+        /// No toppings means salami, mozzarella and tomato; quantity 0 means 1.
+        fn default_toppings(&mut self) {
             if self.spec.toppings.is_empty() {
                 self.spec.toppings = super::DEFAULT_TOPPINGS
                     .iter()
