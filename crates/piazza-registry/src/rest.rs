@@ -18,7 +18,7 @@ use rand::Rng;
 
 use crate::descriptor::ResourceDescriptor;
 use crate::params::Query;
-use crate::store::{DeleteState, HubWatchEvent, PatchType, Store};
+use crate::store::{DeleteState, FrameKey, FrameView, HubWatchEvent, PatchType, Store};
 use crate::table::{
     IncludeObject, TableColumns, build_table, partial_object_metadata, partial_object_metadata_list,
 };
@@ -264,6 +264,14 @@ impl<H: Object> WatchView<H> {
     }
 }
 
+/// A watch ERROR frame for `err`.
+fn error_frame(err: &ApiError) -> Bytes {
+    Bytes::from(json_event_frame(
+        WatchEventType::Error,
+        &encode_value(&err.to_status(), Format::Json).unwrap_or_default(),
+    ))
+}
+
 fn watch_timeout(requested: Option<u64>) -> Duration {
     match requested {
         Some(seconds) if seconds > 0 => Duration::from_secs(seconds),
@@ -366,11 +374,47 @@ impl<H: Object> RestResource for Store<H> {
         let timeout = watch_timeout(params.timeout_seconds);
         let events = Store::watch(self, ctx.namespace.as_deref(), &params).await?;
         let view = WatchView::new(ctx, self.shared_table_columns())?;
+        // Object and metadata frames are the same for every watcher of the store in this
+        // version: encode each once. Table frames differ (headers on the first only).
+        let shared = match ctx.target {
+            Target::Object => Some((self.watch_caches(), FrameView::Object)),
+            Target::PartialObjectMetadata => Some((self.watch_caches(), FrameView::Metadata)),
+            Target::Table | Target::PartialObjectMetadataList => None,
+        };
+        let version = ctx.version.clone();
         let frames = events.map(move |event| {
+            let object_frame = |event_type: WatchEventType, object: &H| -> Bytes {
+                let encode = || match view.encode(&codec, object) {
+                    Ok(body) => Ok(Bytes::from(json_event_frame(event_type, &body))),
+                    Err(e) => Err(error_frame(&e)),
+                };
+                let meta = object.metadata();
+                let key = match (&shared, &meta.name, &meta.resource_version) {
+                    (Some((caches, view)), Some(name), Some(rv)) if !name.is_empty() && !rv.is_empty() => {
+                        let key = FrameKey {
+                            namespace: meta.namespace.clone(),
+                            name: name.clone(),
+                            resource_version: rv.clone(),
+                            event_type: event_type.as_str(),
+                            version: version.clone(),
+                            view: *view,
+                        };
+                        Some((caches, key))
+                    }
+                    _ => None,
+                };
+                let Some((caches, key)) = key else {
+                    return encode().unwrap_or_else(|e| e);
+                };
+                caches
+                    .frames
+                    .get_or_try_insert(&key, || encode().map(|frame| (frame.clone(), frame.len())))
+                    .unwrap_or_else(|e| e)
+            };
             let frame = match event {
-                HubWatchEvent::Added(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Added, b)),
-                HubWatchEvent::Modified(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Modified, b)),
-                HubWatchEvent::Deleted(o) => view.encode(&codec, &o).map(|b| (WatchEventType::Deleted, b)),
+                HubWatchEvent::Added(o) => return object_frame(WatchEventType::Added, &o),
+                HubWatchEvent::Modified(o) => return object_frame(WatchEventType::Modified, &o),
+                HubWatchEvent::Deleted(o) => return object_frame(WatchEventType::Deleted, &o),
                 HubWatchEvent::Bookmark { resource_version, initial_events_end } => Ok((
                     WatchEventType::Bookmark,
                     bookmark_json(&codec, resource_version, initial_events_end),

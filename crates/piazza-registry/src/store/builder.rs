@@ -254,6 +254,7 @@ impl<H: Object> StoreBuilder<H> {
             keys,
             bookmark_interval: self.bookmark_interval,
             table: self.table,
+            watch_caches: Arc::default(),
             graceful: super::graceful::Reaper::new(me.clone()),
         });
         store.ensure_reaper();

@@ -6,6 +6,7 @@
 
 mod bookmarks;
 mod builder;
+mod frame_cache;
 mod graceful;
 mod patch;
 mod read;
@@ -21,6 +22,7 @@ use piazza_storage::{KeyValue, Storage};
 
 pub use bookmarks::BOOKMARK_INTERVAL;
 pub use builder::{BuildError, StoreBuilder};
+pub(crate) use frame_cache::{FrameKey, FrameView, WatchCaches};
 pub use graceful::validate_delete_options;
 pub use patch::PatchType;
 pub use read::ListPage;
@@ -48,6 +50,7 @@ pub struct Store<H> {
     keys: KeyLayout,
     bookmark_interval: std::time::Duration,
     table: Arc<dyn crate::table::TableColumns<H>>,
+    watch_caches: Arc<WatchCaches<H>>,
     /// Removes gracefully deleted objects when their grace period ends.
     graceful: graceful::Reaper<H>,
 }
@@ -109,6 +112,11 @@ impl<H: Object> Store<H> {
     /// resourceVersion from the storage revision.
     fn decode_stored(&self, kv: &KeyValue) -> Result<H, ApiError> {
         decode_stored(&self.codecs, kv)
+    }
+
+    /// The watch caches shared by every watcher of this store (see [`frame_cache`]).
+    pub(crate) fn watch_caches(&self) -> Arc<WatchCaches<H>> {
+        Arc::clone(&self.watch_caches)
     }
 
     fn storage_error(&self, err: piazza_storage::StorageError, name: &str) -> ApiError {

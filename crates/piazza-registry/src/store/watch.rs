@@ -13,6 +13,7 @@ use piazza_core::{ApiError, Object};
 use piazza_storage::{Event, EventType, ListOptions, ReadRevision, StorageError};
 
 use super::Store;
+use super::frame_cache::{DecodedState, WatchCaches};
 use crate::params::{ListParams, ResourceVersionMatch, list_options_invalid, parse_resource_version};
 use crate::selection::Selection;
 
@@ -125,9 +126,10 @@ impl<H: Object> Store<H> {
             Err(e) => return Err(self.storage_error(e, "")),
         };
         let codecs = self.codecs.clone();
+        let caches = self.watch_caches();
         let live = live
             .map(move |item| match item {
-                Ok(event) => translate(&codecs, selection.as_ref(), event),
+                Ok(event) => translate(&codecs, &caches, selection.as_ref(), event),
                 Err(StorageError::Compacted { requested, compacted }) => {
                     Step::Event(HubWatchEvent::Error(too_old(requested, compacted)))
                 }
@@ -160,11 +162,12 @@ impl<H: Object> Store<H> {
 /// only report progress.
 fn translate<H: Object>(
     codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
+    caches: &WatchCaches<H>,
     selection: Option<&Selection>,
     event: Event,
 ) -> Step<H> {
     let revision = event.revision();
-    match translate_change(codecs, selection, event) {
+    match translate_change(codecs, caches, selection, event) {
         Some(event) => Step::Event(event),
         None => Step::Progress(revision),
     }
@@ -173,15 +176,25 @@ fn translate<H: Object>(
 /// [`translate`]: `None` if the watcher does not see the event (or it is a progress marker).
 fn translate_change<H: Object>(
     codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
+    caches: &WatchCaches<H>,
     selection: Option<&Selection>,
     event: Event,
 ) -> Option<HubWatchEvent<H>> {
     if event.is_progress() {
         return None;
     }
-    let decode = |kv: &piazza_storage::KeyValue| super::decode_stored(codecs, kv);
-    let object = match decode(&event.kv) {
-        Ok(object) => object,
+    // Every watcher of the store sees the same storage events: decode each state once.
+    let decode = |kv: &piazza_storage::KeyValue, revision: u64, state: DecodedState| {
+        caches.decoded.get_or_try_insert(&(kv.key.clone(), revision, state), || {
+            let mut object = super::decode_stored(codecs, kv)?;
+            if state == DecodedState::PreviousAt {
+                object.metadata_mut().resource_version = Some(revision.to_string());
+            }
+            Ok::<_, ApiError>((std::sync::Arc::new(object), kv.value.len()))
+        })
+    };
+    let object = match decode(&event.kv, event.kv.mod_revision, DecodedState::Current) {
+        Ok(object) => H::clone(&object),
         Err(e) => return Some(HubWatchEvent::Error(e)),
     };
     let Some(selection) = selection else {
@@ -205,13 +218,99 @@ fn translate_change<H: Object>(
         (true, false) => {
             // Left the selection: DELETED with the last state that matched.
             let prev = event.prev.as_ref()?;
-            let mut last = match decode(prev) {
-                Ok(o) => o,
+            let last = match decode(prev, event.kv.mod_revision, DecodedState::PreviousAt) {
+                Ok(o) => H::clone(&o),
                 Err(e) => return Some(HubWatchEvent::Error(e)),
             };
-            last.metadata_mut().resource_version = Some(event.kv.mod_revision.to_string());
             Some(HubWatchEvent::Deleted(last))
         }
         (false, false) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use piazza_core::meta::ObjectMeta;
+    use piazza_core::{Resource, Scope, impl_object};
+    use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+    use piazza_storage::{KeyValue, Storage};
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    struct Gadget {
+        #[serde(default)]
+        metadata: ObjectMeta,
+        #[serde(default)]
+        size: i64,
+    }
+
+    impl_object!(Gadget);
+
+    impl Resource for Gadget {
+        const GROUP: &'static str = "test.piazza.dev";
+        const VERSION: &'static str = "v1";
+        const KIND: &'static str = "Gadget";
+        const PLURAL: &'static str = "gadgets";
+        const SINGULAR: &'static str = "gadget";
+        const SCOPE: Scope = Scope::Namespaced;
+    }
+
+    fn kv(revision: u64, size: i64, label: Option<&str>) -> KeyValue {
+        let labels = label.map(|l| serde_json::json!({ "size": l }));
+        let json = serde_json::json!({
+            "apiVersion": "test.piazza.dev/v1", "kind": "Gadget",
+            "metadata": { "name": "g", "namespace": "ns", "labels": labels },
+            "size": size,
+        });
+        KeyValue {
+            key: "/registry/test.piazza.dev/gadgets/ns/g".into(),
+            value: Bytes::from(serde_json::to_vec(&json).unwrap()),
+            create_revision: 3,
+            mod_revision: revision,
+        }
+    }
+
+    /// One storage event seen by watchers with and without a selection, through the shared
+    /// decode cache, in both orders: the watcher the object left gets its previous state at
+    /// the event's revision, the other the new state.
+    #[test]
+    fn shared_decoding_keeps_states_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let store = Store::<Gadget>::builder(storage).storage_version::<Gadget>().build().unwrap();
+        let caches = store.watch_caches();
+        assert!(Arc::ptr_eq(&caches, &store.watch_caches()));
+        let params = ListParams { label_selector: Some("size=large".into()), ..Default::default() };
+        let selection = Selection::from_params(&params).unwrap().unwrap();
+        let event = || Event {
+            event_type: EventType::Modified,
+            kv: kv(5, 2, None),
+            prev: Some(kv(4, 1, Some("large"))),
+        };
+        for selection_first in [true, false] {
+            let mut seen = Vec::new();
+            let order: [Option<&Selection>; 2] =
+                if selection_first { [Some(&selection), None] } else { [None, Some(&selection)] };
+            for sel in order {
+                seen.push((sel.is_some(), translate_change(&store.codecs, &caches, sel, event())));
+            }
+            for (selected, got) in seen {
+                match got {
+                    Some(HubWatchEvent::Deleted(o)) if selected => {
+                        assert_eq!((o.size, o.metadata.resource_version.as_deref()), (1, Some("5")));
+                    }
+                    Some(HubWatchEvent::Modified(o)) if !selected => {
+                        assert_eq!((o.size, o.metadata.resource_version.as_deref()), (2, Some("5")));
+                    }
+                    other => panic!("selected={selected}: {other:?}"),
+                }
+            }
+        }
     }
 }
