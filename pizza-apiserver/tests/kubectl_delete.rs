@@ -144,6 +144,7 @@ fn a_pending_graceful_deletion_survives_a_restart() {
     assert!(gone.is_some(), "the pizza survived its grace period across a restart");
 }
 
+#[cfg(feature = "etcd")]
 /// Two replicas on one etcd: a graceful deletion made through replica A is finished by
 /// replica B, which learned of it from its watch, after A is gone.
 #[test]

@@ -8,7 +8,6 @@ use std::time::Duration;
 use piazza_storage::Storage;
 use piazza_storage::cache::{CacheOptions, CachedStorage};
 use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
-use piazza_storage_etcd::{EtcdOptions, EtcdStore};
 
 use crate::handlers::metrics::MetricsSource;
 
@@ -111,22 +110,44 @@ impl StorageOptions {
     /// Opens the configured backend, with the watch cache in front when enabled.
     pub async fn open(&self, data_dir: &Path) -> Result<OpenedStorage, piazza_storage::StorageError> {
         let backend: Arc<dyn Storage> = if self.uses_etcd() {
-            EtcdStore::connect(EtcdOptions {
-                endpoints: self.etcd_servers.clone(),
-                ca_file: self.etcd_cafile.clone(),
-                cert_file: self.etcd_certfile.clone(),
-                key_file: self.etcd_keyfile.clone(),
-                prefix: self.etcd_prefix.clone(),
-                compaction_interval: self.etcd_compaction_interval,
-                ..EtcdOptions::default()
-            })
-            .await?
+            self.open_etcd().await?
         } else {
             EmbeddedStore::open(
                 &data_dir.join("db"),
                 EmbeddedOptions { history_window: self.history_window, ..EmbeddedOptions::default() },
             )?
         };
+        self.with_cache(backend).await
+    }
+
+    #[cfg(feature = "etcd")]
+    async fn open_etcd(&self) -> Result<Arc<dyn Storage>, piazza_storage::StorageError> {
+        use piazza_storage_etcd::{EtcdOptions, EtcdStore};
+        let store: Arc<dyn Storage> = EtcdStore::connect(EtcdOptions {
+            endpoints: self.etcd_servers.clone(),
+            ca_file: self.etcd_cafile.clone(),
+            cert_file: self.etcd_certfile.clone(),
+            key_file: self.etcd_keyfile.clone(),
+            prefix: self.etcd_prefix.clone(),
+            compaction_interval: self.etcd_compaction_interval,
+            ..EtcdOptions::default()
+        })
+        .await?;
+        Ok(store)
+    }
+
+    #[cfg(not(feature = "etcd"))]
+    async fn open_etcd(&self) -> Result<Arc<dyn Storage>, piazza_storage::StorageError> {
+        Err(piazza_storage::StorageError::internal(
+            "opening etcd",
+            "this binary was built without etcd support; rebuild with `--features etcd` (needs protoc)",
+        ))
+    }
+
+    async fn with_cache(
+        &self,
+        backend: Arc<dyn Storage>,
+    ) -> Result<OpenedStorage, piazza_storage::StorageError> {
         if !self.watch_cache {
             return Ok(OpenedStorage { storage: backend, metrics: Vec::new() });
         }
