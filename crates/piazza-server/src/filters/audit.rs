@@ -380,18 +380,8 @@ fn template(request: &Request, info: &RequestInfo, user: &UserInfo, level: Level
 /// The filter function, placed right after authentication. `None` audits nothing.
 pub async fn audit_request(audit: Option<Audit>, mut request: Request, next: Next) -> Response {
     let Some(audit) = audit else { return next.run(request).await };
-    let fallback;
-    let info = match request.extensions().get::<RequestInfo>() {
-        Some(info) => info,
-        None => {
-            fallback = RequestInfo {
-                verb: request.method().as_str().to_ascii_lowercase(),
-                path: request.uri().path().to_owned(),
-                ..RequestInfo::default()
-            };
-            &fallback
-        }
-    };
+    let info = super::request_info_or_fallback(&request);
+    let info = info.as_ref();
     let user = request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
     let config = audit.policy.evaluate(&user, info);
     if config.level == Level::None {

@@ -221,18 +221,8 @@ impl Body for HoldSlot {
 pub async fn limit_in_flight(limits: MaxInFlight, request: Request, next: Next) -> Response {
     // The chain attaches a RequestInfo before this filter; were it missing, the request is
     // judged by its method alone (as a non-resource request), never let through unlimited.
-    let fallback;
-    let info = match request.extensions().get::<RequestInfo>() {
-        Some(info) => info,
-        None => {
-            fallback = RequestInfo {
-                verb: request.method().as_str().to_ascii_lowercase(),
-                path: request.uri().path().to_owned(),
-                ..RequestInfo::default()
-            };
-            &fallback
-        }
-    };
+    let info = super::request_info_or_fallback(&request);
+    let info = info.as_ref();
     match limits.admit(info, request.extensions().get::<UserInfo>()) {
         Admission::Exempt => next.run(request).await,
         Admission::Admitted(slot) => {

@@ -26,6 +26,23 @@ use tower::{Layer, Service};
 
 use crate::body::{Request, Response};
 
+/// The request's [`RequestInfo`](piazza_core::request_info::RequestInfo), or, were it
+/// missing, one that judges the request by its method and path alone (a non-resource
+/// request) — never a request let through unclassified.
+pub fn request_info_or_fallback(
+    request: &Request,
+) -> std::borrow::Cow<'_, piazza_core::request_info::RequestInfo> {
+    use piazza_core::request_info::RequestInfo;
+    match request.extensions().get::<RequestInfo>() {
+        Some(info) => std::borrow::Cow::Borrowed(info),
+        None => std::borrow::Cow::Owned(RequestInfo {
+            verb: request.method().as_str().to_ascii_lowercase(),
+            path: request.uri().path().to_owned(),
+            ..RequestInfo::default()
+        }),
+    }
+}
+
 /// The inner service every filter wraps.
 pub type Inner = BoxCloneSyncService<Request, Response, Infallible>;
 
