@@ -26,6 +26,10 @@ pub enum Command {
     Baseline(BaselineCommand),
     /// Run every scenario and its limit; print (and write) a Markdown table.
     Suite(SuiteArgs),
+    /// Start-up time, RSS and LIST latency at growing object counts (starts the server itself).
+    Scaling(ScalingArgs),
+    /// The mixed workload for a long time, sampling the server's RSS (leak check).
+    Soak(SoakArgs),
 }
 
 /// How long and how hard.
@@ -297,6 +301,59 @@ pub struct SuiteArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `scaling`.
+#[derive(Debug, Args)]
+pub struct ScalingArgs {
+    /// The server binary; it must take `--bind-address`, `--secure-port` and `--data-dir`.
+    #[arg(long, default_value = "target/release/pizza-apiserver")]
+    pub server_bin: PathBuf,
+    /// Extra server arguments (repeatable), e.g. `--server-arg=--watch-cache=false`.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    pub server_args: Vec<String>,
+    /// The server's port.
+    #[arg(long, default_value_t = 27490)]
+    pub port: u16,
+    /// Object counts; each gets a fresh data directory.
+    #[arg(long, value_delimiter = ',', default_value = "0,1000,10000,100000")]
+    pub sizes: Vec<usize>,
+    /// Where the data directories go (`<dir>/n<N>`, replaced on each run).
+    #[arg(long)]
+    pub work_dir: PathBuf,
+    /// Workers for the LISTs. The Go reference figures for LIST 10,000 imply about 4 in
+    /// flight (Little's law: 9.1 req/s × 0.425 s).
+    #[arg(long, default_value_t = 4)]
+    pub list_concurrency: usize,
+    /// How long each LIST runs.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub list_duration: Duration,
+    /// Workers for seeding.
+    #[arg(long, default_value_t = 16)]
+    pub seed_concurrency: usize,
+    /// Write the Markdown table here as well.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `soak`.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub target: TargetArgs,
+    /// Workers.
+    #[arg(short = 'c', long = "concurrency", default_value_t = 16)]
+    pub concurrency: usize,
+    /// How long the load runs.
+    #[arg(short = 'z', long = "duration", value_parser = parse_duration, default_value = "10m")]
+    pub duration: Duration,
+    /// RSS sampling interval.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub sample_every: Duration,
+    /// Write the Markdown here as well.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 /// Parses `10s`, `500ms`, `1m30s`, `2h`, `250us`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -440,5 +497,30 @@ mod tests {
         assert_eq!(s.list_sizes, [10, 20]);
         assert_eq!(s.only, [ScenarioName::Get, ScenarioName::Watch]);
         assert_eq!(s.out, Some(PathBuf::from("o.md")));
+    }
+
+    #[test]
+    fn scaling_and_soak() {
+        let cli = parse(&[
+            "scaling",
+            "--work-dir",
+            "/tmp/w",
+            "--sizes",
+            "0,10",
+            "--server-arg=--watch-cache=false",
+            "--server-arg",
+            "--etcd-servers=http://127.0.0.1:2379",
+        ])
+        .unwrap();
+        let Command::Scaling(s) = cli.command else { panic!("not scaling") };
+        assert_eq!(s.sizes, [0, 10]);
+        assert_eq!(s.server_args, ["--watch-cache=false", "--etcd-servers=http://127.0.0.1:2379"]);
+        assert_eq!((s.list_concurrency, s.port), (4, 27490));
+        assert!(parse(&["scaling"]).is_err(), "--work-dir is required");
+
+        let cli = parse(&["soak", "--kubeconfig", "k", "--server-pid", "7", "-z", "30s"]).unwrap();
+        let Command::Soak(s) = cli.command else { panic!("not soak") };
+        assert_eq!(s.target.server_pid, Some(7));
+        assert_eq!((s.duration, s.sample_every), (Duration::from_secs(30), Duration::from_secs(10)));
     }
 }

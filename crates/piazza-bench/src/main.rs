@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use piazza_bench::baseline::{self, transport::PIZZA_BODY_SIZE};
 use piazza_bench::cli::{BaselineCommand, Cli, Command};
-use piazza_bench::{BenchError, http_cmd, output, scenario, suite};
+use piazza_bench::{BenchError, http_cmd, output, scaling, scenario, soak, suite};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,6 +36,8 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             output::print(&[report], args.json)
         }
         Command::Suite(args) => println!("{}", suite::run(&args).await?),
+        Command::Scaling(args) => println!("{}", scaling::run(&args).await?),
+        Command::Soak(args) => println!("{}", soak::run(&args).await?),
     }
     Ok(())
 }

@@ -132,6 +132,9 @@ pub async fn run(client: &Client, namespace: &str, config: WatchConfig) -> Resul
     let watching = connected.load(Ordering::Acquire);
 
     let began = Instant::now();
+    // The load tool shares the machine with the server: its own CPU tells whether the
+    // watchers (TLS, HTTP/2, JSON) or the server is the bottleneck.
+    let own_cpu_before = crate::rss::cpu_seconds(std::process::id());
     let writes = write(client, namespace, &name_prefix, config).await;
     let write_time = began.elapsed();
     let acked = writes.acked.len() as u64;
@@ -140,6 +143,10 @@ pub async fn run(client: &Client, namespace: &str, config: WatchConfig) -> Resul
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop_tx.send(true);
+    let client_cpu_cores = match (own_cpu_before, crate::rss::cpu_seconds(std::process::id())) {
+        (Some(before), Some(after)) => Some((after - before) / began.elapsed().as_secs_f64().max(1e-9)),
+        _ => None,
+    };
 
     let mut total = Recorder::default();
     let (mut missed, mut duplicates, mut failed) = (0u64, 0u64, BTreeMap::<String, u64>::new());
@@ -168,6 +175,7 @@ pub async fn run(client: &Client, namespace: &str, config: WatchConfig) -> Resul
         ("missed", serde_json::json!(missed)),
         ("duplicates", serde_json::json!(duplicates)),
         ("watchers_failed", serde_json::json!(failed)),
+        ("load_tool_cpu_cores", serde_json::json!(client_cpu_cores)),
     ];
     report.notes = notes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(report)

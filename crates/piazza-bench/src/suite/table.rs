@@ -87,13 +87,18 @@ pub fn render(header: &Header, rows: &[Row]) -> String {
         );
         let _ = writeln!(
             out,
-            "| watchers connected | writes acked | writes/s | write errors | deliveries | expected | missed | duplicates | delivery p50 ms | p99 ms | max ms |"
+            "| watchers connected | writes acked | writes/s | write errors | deliveries | expected | missed | duplicates | delivery p50 ms | p99 ms | max ms | load tool CPU (cores) |"
         );
-        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let tool_cpu = r
+            .notes
+            .get("load_tool_cpu_cores")
+            .and_then(|v| v.as_f64())
+            .map_or_else(|| "—".to_owned(), |c| format!("{c:.2}"));
         let write_rate = r.notes.get("write_rate").and_then(|v| v.as_f64()).map(rate).unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | {} | {write_rate} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {write_rate} | {} | {} | {} | {} | {} | {} | {} | {} | {tool_cpu} |",
             note("watchers_connected"),
             note("writes_acked"),
             note("write_errors"),
