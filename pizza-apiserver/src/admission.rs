@@ -1,5 +1,10 @@
 //! `PizzaToppings`: rejects a pizza that names a Topping which does not exist. It runs
 //! inside the pizza's write, so the check and the write are one step.
+//!
+//! Like upstream admission plugins, which read from informer caches, it looks toppings up in
+//! the watch cache (`resourceVersion="0"` semantics: no storage round trip). Only a miss is
+//! confirmed with a consistent read, so a topping created just before the pizza is never
+//! reported unknown because the cache had not seen it yet.
 
 use std::sync::Arc;
 
@@ -34,14 +39,27 @@ impl Admission<Pizza> for PizzaToppings {
         _old: Option<&Pizza>,
     ) -> Result<(), ApiError> {
         for topping in &pizza.toppings {
-            match self.toppings.get(None, &topping.name, ReadRevision::Latest).await {
-                Ok(_) => {}
-                Err(e) if e.code == 404 => {
-                    return Err(attributes.forbidden(format!("unknown topping: {}", topping.name)));
-                }
-                Err(e) => return Err(e),
+            if !self.exists(&topping.name).await? {
+                return Err(attributes.forbidden(format!("unknown topping: {}", topping.name)));
             }
         }
         Ok(())
     }
 }
+
+impl PizzaToppings {
+    /// Whether the topping exists: a cached read first, a consistent read to confirm a miss.
+    async fn exists(&self, name: &str) -> Result<bool, ApiError> {
+        for revision in LOOKUPS {
+            match self.toppings.get(None, name, revision).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The reads a topping lookup tries in turn: any cached state, then the latest.
+const LOOKUPS: [ReadRevision; 2] = [ReadRevision::NotOlderThan(0), ReadRevision::Latest];

@@ -7,16 +7,25 @@
 
 pub mod admission;
 pub mod apis;
+pub mod cost;
+pub mod kitchen;
 
 use std::sync::Arc;
 
 use piazza::registry::BuildError;
+use piazza::registry::subresource::WithSubresources;
+use piazza::registry::subresource::scale::ScaleSubresource;
+use piazza::registry::subresource::status::StatusSubresource;
 use piazza::{RestResource, Storage, Store};
 
 use crate::admission::PizzaToppings;
-use crate::apis::pizza::{Pizza, PizzaColumns, PizzaStrategy, v1alpha1, v1beta1};
+use crate::apis::pizza::{
+    Pizza, PizzaColumns, PizzaSlices, PizzaStatusStrategy, PizzaStrategy, v1alpha1, v1beta1,
+};
 use crate::apis::topping::{Topping, ToppingColumns, ToppingStrategy};
 use crate::apis::{GROUP, menu};
+use crate::cost::{PizzaCost, spawn_cost_controller};
+use crate::kitchen::{Bake, Oven};
 
 /// Builds the group's stores on `storage`, under the default key prefix `/registry`.
 pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
@@ -34,14 +43,24 @@ pub fn resources_with_prefix(
         .strategy(ToppingStrategy)
         .table_columns(ToppingColumns)
         .build()?;
-    let pizzas = Store::<Pizza>::builder(storage)
+    let pizzas = Store::<Pizza>::builder(Arc::clone(&storage))
         .key_prefix(key_prefix)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStrategy)
         .table_columns(PizzaColumns)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
+        .admission(PizzaCost::new(Arc::clone(&toppings)))
         .build()?;
+    // `pizzas/status`: the same objects with the status strategy (the spec is kept).
+    let pizza_status = Store::<Pizza>::builder(storage)
+        .key_prefix(key_prefix)
+        .storage_version::<v1beta1::Pizza>()
+        .version::<v1alpha1::Pizza>()
+        .strategy(PizzaStatusStrategy)
+        .table_columns(PizzaColumns)
+        .build()?;
+    spawn_cost_controller(Arc::clone(&toppings), Arc::clone(&pizza_status));
     let menu_pizzas = Store::<Pizza>::builder(Arc::clone(pizzas.storage()))
         .key_prefix(key_prefix)
         .version::<menu::Pizza>()
@@ -51,7 +70,17 @@ pub fn resources_with_prefix(
         .strategy(PizzaStrategy)
         .table_columns(PizzaColumns)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))
+        .admission(PizzaCost::new(Arc::clone(&toppings)))
         .build()?;
+    let pizzas_with_subresources = WithSubresources::new(
+        Arc::clone(&pizzas) as Arc<dyn RestResource>,
+        vec![
+            StatusSubresource::new(Arc::clone(&pizza_status) as Arc<dyn RestResource>),
+            ScaleSubresource::new(Arc::clone(&pizzas), PizzaSlices),
+            Bake::new(Arc::clone(&pizza_status)),
+            Oven::new(pizza_status),
+        ],
+    );
     // Registration order is group priority: the restaurant group first.
-    Ok(vec![pizzas, toppings, menu_pizzas])
+    Ok(vec![pizzas_with_subresources, toppings, menu_pizzas])
 }

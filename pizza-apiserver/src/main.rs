@@ -16,6 +16,51 @@ struct Cli {
     server: ServerOptions,
     #[command(flatten)]
     storage: StorageOptions,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Writes the `.proto` files of a group (one per version, `<group>/<version>/generated.proto`)
+    /// and the apimachinery files they import under --out-dir, or prints one version's file.
+    ExportProto {
+        /// The API group.
+        #[arg(long)]
+        group: String,
+        /// Print only this version's file to standard output.
+        #[arg(long, conflicts_with = "out_dir")]
+        version: Option<String>,
+        /// Write the files under this directory.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `export-proto`: prints or writes the group's `.proto` files.
+fn export_proto(group: &str, version: Option<&str>, out_dir: Option<&std::path::Path>) -> Result<(), String> {
+    use pizza_apiserver::apis::proto;
+    let files = proto::group_files(group)
+        .ok_or_else(|| format!("unknown group {group:?}; served groups: {}", proto::GROUPS.join(", ")))?;
+    if let Some(dir) = out_dir {
+        for (path, contents) in piazza::codec::protobuf::export::apimachinery_files().into_iter().chain(files)
+        {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap_or(dir))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("{}", path.display());
+        }
+        return Ok(());
+    }
+    let wanted = match version {
+        Some(v) => files.into_iter().find(|(path, _)| path.ends_with(&format!("/{v}/generated.proto"))),
+        None if files.len() == 1 => files.into_iter().next(),
+        None => return Err(format!("{group} has several versions: pass --version or --out-dir")),
+    };
+    let (_, contents) = wanted.ok_or_else(|| format!("{group} has no version {version:?}"))?;
+    print!("{contents}");
+    Ok(())
 }
 
 #[tokio::main]
@@ -27,6 +72,15 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(Command::ExportProto { group, version, out_dir }) = &cli.command {
+        return match export_proto(group, version.as_deref(), out_dir.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pizza-apiserver: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

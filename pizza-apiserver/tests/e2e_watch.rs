@@ -60,16 +60,9 @@ async fn expect_event(watch: &mut WatchStream, kind: &str, object: Option<&Value
     event
 }
 
-async fn setup() -> (piazza_testing::TestServer, TestClient) {
-    let server = start().await;
-    let admin = server.admin_client();
-    seed_toppings(&admin).await;
-    (server, admin)
-}
-
 #[tokio::test]
 async fn add_update_delete_reach_exactly_the_matching_watchers() {
-    let (_server, c) = setup().await;
+    let (_server, c) = start_with_toppings().await;
     let mut watch_a = watch_labelled(&c, "", &["multiple-watchers-A"]).await;
     let mut watch_b = watch_labelled(&c, "", &["multiple-watchers-B"]).await;
     let mut watch_ab = watch_labelled(&c, "", &["multiple-watchers-A", "multiple-watchers-B"]).await;
@@ -104,7 +97,7 @@ async fn add_update_delete_reach_exactly_the_matching_watchers() {
 
 #[tokio::test]
 async fn a_watch_from_a_past_resource_version_sees_only_later_changes() {
-    let (_server, c) = setup().await;
+    let (_server, c) = start_with_toppings().await;
     let name = "e2e-watch-test-resource-version";
     create_labelled(&c, name, "from-resource-version").await;
     let first = update(&c, name, mutation(1)).await;
@@ -120,7 +113,7 @@ async fn a_watch_from_a_past_resource_version_sees_only_later_changes() {
 
 #[tokio::test]
 async fn a_watch_restarted_from_the_last_seen_version_misses_nothing() {
-    let (_server, c) = setup().await;
+    let (_server, c) = start_with_toppings().await;
     let name = "e2e-watch-test-watch-closed";
     let mut broken = watch_labelled(&c, "", &["watch-closed-and-restarted"]).await;
     let created = create_labelled(&c, name, "watch-closed-and-restarted").await;
@@ -139,7 +132,7 @@ async fn a_watch_restarted_from_the_last_seen_version_misses_nothing() {
 
 #[tokio::test]
 async fn leaving_the_selector_is_a_delete_and_coming_back_an_add() {
-    let (_server, c) = setup().await;
+    let (_server, c) = start_with_toppings().await;
     let name = "e2e-watch-test-label-changed";
     let mut watch = watch_labelled(&c, "", &["label-changed-and-restored"]).await;
     let created = create_labelled(&c, name, "label-changed-and-restored").await;
@@ -179,7 +172,7 @@ async fn produce(c: TestClient, count: usize) {
             pizza["metadata"]["labels"] = json!({ LABEL: "consistency" });
             c.post(&pizzas(NS), &pizza).await.expect(201);
             live.insert(name);
-        } else if state % 3 == 0 {
+        } else if state.is_multiple_of(3) {
             c.delete(&pizza(NS, &name)).await.expect(200);
             live.remove(&name);
         } else {
@@ -191,7 +184,7 @@ async fn produce(c: TestClient, count: usize) {
 
 #[tokio::test]
 async fn concurrent_watches_see_the_same_events_in_the_same_order() {
-    let (_server, c) = setup().await;
+    let (_server, c) = start_with_toppings().await;
     const EVENTS: usize = 120;
     let start_rv = rv(&c.get(&pizzas(NS)).await.expect_json(200));
     let producer = tokio::spawn(produce(c.clone(), EVENTS));

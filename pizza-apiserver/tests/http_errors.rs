@@ -295,17 +295,13 @@ async fn unsupported_content_type_is_415() {
 }
 
 #[tokio::test]
-async fn strategic_merge_patch_is_415() {
+async fn apply_patch_is_415() {
     let server = start().await;
     let admin = server.admin_client();
     admin.post(&toppings(), &topping_obj("salami", 1.0)).await.expect(201);
-    // Piazza types carry no patch strategies, so like CRDs only JSON and merge patches apply.
+    // Server-side apply is not served; JSON, merge and strategic merge patches are.
     let status = admin
-        .patch_as(
-            &topping("salami"),
-            &json!({ "spec": { "cost": 2.0 } }),
-            "application/strategic-merge-patch+json",
-        )
+        .patch_as(&topping("salami"), &json!({ "spec": { "cost": 2.0 } }), "application/apply-patch+yaml")
         .await
         .expect_status(415, "UnsupportedMediaType");
     let message = status["message"].as_str().unwrap();
@@ -440,4 +436,28 @@ async fn health_endpoints_need_no_certificate() {
     // presented credentials are never downgraded to anonymous.
     let foreign = server.foreign_client("prober", &[]);
     foreign.get("/healthz").await.expect_status(401, "Unauthorized");
+}
+
+#[tokio::test]
+async fn an_unsupported_dry_run_value_is_422_naming_the_options_kind() {
+    let server = start().await;
+    let admin = server.admin_client();
+    seed_toppings(&admin).await;
+    let created = admin
+        .post(&format!("{}?dryRun=Bogus", pizzas("dry")), &pizza_obj("p", &[("salami", 1)]))
+        .await
+        .expect_status(422, "Invalid");
+    assert_eq!(
+        created["message"],
+        r#"CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Bogus"}: supported values: "All""#
+    );
+    assert_eq!(created["details"]["kind"], "CreateOptions");
+    assert_eq!(created["details"]["group"], "meta.k8s.io");
+    assert_eq!(created["details"]["causes"][0]["field"], "dryRun");
+    admin.get(&pizza("dry", "p")).await.expect(404);
+    create_pizza(&admin, "dry", "p", &[("salami", 1)]).await;
+    let deleted =
+        admin.delete(&format!("{}?dryRun=Some", pizza("dry", "p"))).await.expect_status(422, "Invalid");
+    assert!(deleted["message"].as_str().unwrap().starts_with(r#"DeleteOptions.meta.k8s.io "" is invalid"#));
+    admin.get(&pizza("dry", "p")).await.expect(200);
 }

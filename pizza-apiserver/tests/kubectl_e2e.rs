@@ -142,7 +142,7 @@ fn apply_examples_get_and_convert_between_versions() {
     assert!(yaml.contains(&format!("apiVersion: {GROUP}/v1alpha1\n")), "{yaml}");
     assert!(yaml.contains("kind: Pizza\n"), "{yaml}");
     assert!(
-        yaml.contains("spec:\n  toppings:\n  - mozzarella\n  - tomato\n"),
+        yaml.contains("spec:\n  slices: 8\n  toppings:\n  - mozzarella\n  - tomato\n"),
         "v1alpha1 toppings are names:\n{yaml}"
     );
     let a = get(k, &alpha("margherita"));
@@ -423,8 +423,7 @@ fn explain_prints_field_docs() {
 
 // === label, annotate, edit, patch ===
 
-/// Metadata commands, `kubectl edit`, and merge and JSON patches work on pizzas. Strategic
-/// merge patch is a documented gap: the server answers 415.
+/// Metadata commands, `kubectl edit`, and merge, JSON and strategic merge patches work on pizzas.
 #[test]
 fn label_annotate_edit_and_patch() {
     let env = Env::with_toppings("patch");
@@ -493,24 +492,12 @@ fn label_annotate_edit_and_patch() {
     ]);
     assert!(out.stderr.contains("unknown topping: pineapple"), "{out}");
 
-    // Documented gap: strategic merge patch is not supported (415), like for CRDs upstream.
-    let before = meta(&p, "resourceVersion").to_owned();
-    let out = k.fails(&[
-        "patch",
-        "pizza",
-        "m",
-        "--type=strategic",
-        "-p",
-        r#"{"metadata":{"labels":{"a":"b"}}}"#,
-        "-v=6",
-    ]);
-    assert!(
-        out.stderr.lines().any(|l| l.contains("PATCH https://") && l.contains("415 Unsupported Media Type")),
-        "strategic merge patch should be answered with 415:\n{out}"
-    );
-    assert!(out.stderr.contains("application/strategic-merge-patch+json is not supported"), "{out}");
-    assert!(out.stderr.contains("application/merge-patch+json"), "the error lists what is accepted:\n{out}");
-    assert_eq!(meta(&get(k, &beta("m")), "resourceVersion"), before, "a rejected patch must not write");
+    // Strategic merge patch merges maps (toppings merge by name: see kubectl_patch.rs).
+    let out =
+        k.ok(&["patch", "pizza", "m", "--type=strategic", "-p", r#"{"metadata":{"labels":{"a":"b"}}}"#]);
+    assert_eq!(out.trim(), format!("pizza.{GROUP}/m patched"));
+    let p = get(k, &beta("m"));
+    assert_eq!(p["metadata"]["labels"], json!({"size": "large", "a": "b"}), "{p:#}");
 }
 
 /// Labels select: `kubectl get -l` and `--field-selector` filter the list.

@@ -4,15 +4,20 @@
 //! - [`negotiate`]: choosing the response [`Format`] and the request body's format.
 //! - [`object`]: encoding and decoding objects with their `apiVersion` and `kind`.
 //! - [`watch`]: framing watch events.
+//! - [`protobuf`]: Kubernetes' protobuf wire format and the `.proto` export.
 
+pub mod duplicates;
 pub mod media;
 pub mod negotiate;
 pub mod object;
+pub mod protobuf;
 pub mod strict;
 pub mod watch;
+pub mod yaml_limits;
 
 pub use negotiate::{
-    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
+    Format, MetaVersion, Negotiated, Target, negotiate_request_format, negotiate_response,
+    negotiate_response_format,
 };
 pub use object::{TypeMeta, decode_object, encode_object, encode_value};
 pub use strict::{FieldValidation, decode_validated};

@@ -111,10 +111,10 @@ pub fn parse_accept(header: &str) -> Result<Vec<MediaType>, MediaTypeError> {
         if entry.trim().is_empty() {
             continue;
         }
-        if let Ok(media) = MediaType::parse(entry) {
-            if media.quality > 0.0 {
-                out.push(media);
-            }
+        if let Ok(media) = MediaType::parse(entry)
+            && media.quality > 0.0
+        {
+            out.push(media);
         }
     }
     out.sort_by(|a, b| b.quality.partial_cmp(&a.quality).unwrap_or(std::cmp::Ordering::Equal));

@@ -44,32 +44,74 @@ pub fn negotiate_request_format(content_type: Option<&str>) -> Result<Format, Ap
     }
 }
 
+/// The version of the `meta.k8s.io` view types (`Table`, `PartialObjectMetadata[List]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MetaVersion {
+    /// `meta.k8s.io/v1`.
+    #[default]
+    V1,
+    /// `meta.k8s.io/v1beta1`.
+    V1Beta1,
+}
+
+impl MetaVersion {
+    /// From the `v=` parameter of a media range.
+    pub fn parse(version: &str) -> Option<Self> {
+        match version {
+            "v1" => Some(Self::V1),
+            "v1beta1" => Some(Self::V1Beta1),
+            _ => None,
+        }
+    }
+
+    /// `v1` or `v1beta1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V1Beta1 => "v1beta1",
+        }
+    }
+
+    /// `meta.k8s.io/<version>`.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Self::V1 => "meta.k8s.io/v1",
+            Self::V1Beta1 => "meta.k8s.io/v1beta1",
+        }
+    }
+}
+
 /// The shape of a response: the object itself, or one of the `meta.k8s.io` views of it
-/// asked for with `as=` in the `Accept` header.
+/// asked for with `as=` in the `Accept` header, in the `meta.k8s.io` version asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// The object (or list) itself.
     Object,
     /// `as=Table;g=meta.k8s.io;v=v1` (or `v1beta1`): rows of printable columns.
-    Table,
+    Table(MetaVersion),
     /// `as=PartialObjectMetadata;g=meta.k8s.io;v=v1`: only the metadata.
-    PartialObjectMetadata,
+    PartialObjectMetadata(MetaVersion),
     /// `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`: a list of metadata.
-    PartialObjectMetadataList,
+    PartialObjectMetadataList(MetaVersion),
 }
 
 impl Target {
     /// The `Content-Type` for this target in `format`.
     pub fn content_type(self, format: Format) -> String {
+        let (kind, version) = match self {
+            Self::Object => return format.content_type().to_owned(),
+            Self::Table(v) => ("Table", v),
+            Self::PartialObjectMetadata(v) => ("PartialObjectMetadata", v),
+            Self::PartialObjectMetadataList(v) => ("PartialObjectMetadataList", v),
+        };
+        format!("{};as={kind};v={};g=meta.k8s.io", format.content_type(), version.name())
+    }
+
+    /// The `meta.k8s.io` version of a view; `None` for the object itself.
+    pub fn meta_version(self) -> Option<MetaVersion> {
         match self {
-            Self::Object => format.content_type().to_owned(),
-            Self::Table => format!("{};as=Table;v=v1;g=meta.k8s.io", format.content_type()),
-            Self::PartialObjectMetadata => {
-                format!("{};as=PartialObjectMetadata;v=v1;g=meta.k8s.io", format.content_type())
-            }
-            Self::PartialObjectMetadataList => {
-                format!("{};as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", format.content_type())
-            }
+            Self::Object => None,
+            Self::Table(v) | Self::PartialObjectMetadata(v) | Self::PartialObjectMetadataList(v) => Some(v),
         }
     }
 }
@@ -88,10 +130,11 @@ fn target_of(range: &crate::media::MediaType) -> Option<Target> {
     if range.param("g") != Some("meta.k8s.io") {
         return None;
     }
-    match (kind, range.param("v")) {
-        ("Table", Some("v1" | "v1beta1")) => Some(Target::Table),
-        ("PartialObjectMetadata", Some("v1" | "v1beta1")) => Some(Target::PartialObjectMetadata),
-        ("PartialObjectMetadataList", Some("v1" | "v1beta1")) => Some(Target::PartialObjectMetadataList),
+    let version = MetaVersion::parse(range.param("v")?)?;
+    match kind {
+        "Table" => Some(Target::Table(version)),
+        "PartialObjectMetadata" => Some(Target::PartialObjectMetadata(version)),
+        "PartialObjectMetadataList" => Some(Target::PartialObjectMetadataList(version)),
         _ => None,
     }
 }
@@ -155,10 +198,13 @@ mod tests {
     #[test]
     fn table_and_metadata_views() {
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate_response(Some(kubectl), false).unwrap().target, Target::Table);
-        assert_eq!(negotiate_response(Some(kubectl), true).unwrap().target, Target::Table);
+        assert_eq!(negotiate_response(Some(kubectl), false).unwrap().target, Target::Table(MetaVersion::V1));
+        assert_eq!(negotiate_response(Some(kubectl), true).unwrap().target, Target::Table(MetaVersion::V1));
         let meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
-        assert_eq!(negotiate_response(Some(meta), false).unwrap().target, Target::PartialObjectMetadataList);
+        assert_eq!(
+            negotiate_response(Some(meta), false).unwrap().target,
+            Target::PartialObjectMetadataList(MetaVersion::V1)
+        );
         // Unknown views are skipped in favour of a plain type; alone they are a 406.
         let unknown = "application/json;as=Nope;g=meta.k8s.io;v=v1,application/yaml";
         assert_eq!(
@@ -169,7 +215,10 @@ mod tests {
             negotiate_response(Some("application/json;as=Table;g=other.io;v=v1"), false).unwrap_err().code,
             406
         );
-        assert_eq!(Target::Table.content_type(Format::Json), "application/json;as=Table;v=v1;g=meta.k8s.io");
+        assert_eq!(
+            Target::Table(MetaVersion::V1).content_type(Format::Json),
+            "application/json;as=Table;v=v1;g=meta.k8s.io"
+        );
     }
 
     #[test]

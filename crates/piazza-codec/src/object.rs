@@ -78,6 +78,7 @@ pub fn decode_object<T: DeserializeOwned>(body: &[u8], format: Format) -> Result
             Ok((value, type_meta))
         }
         Format::Yaml => {
+            crate::yaml_limits::check_yaml_limits(body)?;
             let type_meta: TypeMeta = serde_yaml_ng::from_slice(body).map_err(decode_error)?;
             let value = serde_yaml_ng::from_slice(body).map_err(decode_error)?;
             Ok((value, type_meta))

@@ -5,6 +5,7 @@ use piazza_core::ApiError;
 use serde::de::DeserializeOwned;
 
 use crate::Format;
+use crate::duplicates::{duplicate_fields, last_wins};
 use crate::object::TypeMeta;
 
 /// How unknown fields in a request body are treated.
@@ -55,6 +56,22 @@ fn render(path: &serde_ignored::Path<'_>, out: &mut String) {
     }
 }
 
+/// Decodes a JSON body, reporting unknown fields to `record`.
+fn decode_json<T: DeserializeOwned>(
+    body: &[u8],
+    record: &mut impl FnMut(serde_ignored::Path<'_>),
+) -> Result<(T, TypeMeta), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_ignored::deserialize(&mut de, record)?;
+    de.end()?;
+    Ok((value, serde_json::from_slice(body)?))
+}
+
+/// Serde's derived decoders refuse a duplicated struct field; upstream keeps the last value.
+fn is_duplicate_error(err: &serde_json::Error) -> bool {
+    err.to_string().starts_with("duplicate field")
+}
+
 /// Decodes `body` into `T`, collecting unknown fields (other than `apiVersion` and `kind`
 /// at the top). Returns the value, its type metadata and the warnings to send; in Strict
 /// mode unknown fields are a 400 `strict decoding error`.
@@ -79,20 +96,38 @@ pub fn decode_validated<T: DeserializeOwned>(
         };
         ApiError::bad_request(message)
     };
+    // Duplicated keys are reported (Strict, Warn) and reduced to their last value, as
+    // upstream's decoder keeps it. Ignore only looks for them when the decode trips on one.
+    let mut duplicates = Vec::new();
     let (value, type_meta): (T, TypeMeta) = match format {
         Format::Json => {
-            let mut de = serde_json::Deserializer::from_slice(body);
-            let value = serde_ignored::deserialize(&mut de, &mut record).map_err(|e| decode_error(&e))?;
-            de.end().map_err(|e| decode_error(&e))?;
-            (value, serde_json::from_slice(body).map_err(|e| decode_error(&e))?)
+            if validation != FieldValidation::Ignore {
+                duplicates = duplicate_fields(body).map_err(|e| decode_error(&e))?;
+            }
+            let first = duplicates.is_empty().then(|| decode_json(body, &mut record));
+            match first {
+                Some(Ok(decoded)) => decoded,
+                Some(Err(e)) if !(validation == FieldValidation::Ignore && is_duplicate_error(&e)) => {
+                    return Err(decode_error(&e));
+                }
+                _ => {
+                    let deduplicated = last_wins(body).map_err(|e| decode_error(&e))?;
+                    decode_json(&deduplicated, &mut record).map_err(|e| decode_error(&e))?
+                }
+            }
         }
         Format::Yaml => {
+            crate::yaml_limits::check_yaml_limits(body)?;
             let de = serde_yaml_ng::Deserializer::from_slice(body);
             let value = serde_ignored::deserialize(de, &mut record).map_err(|e| decode_error(&e))?;
             (value, serde_yaml_ng::from_slice(body).map_err(|e| decode_error(&e))?)
         }
     };
-    let messages: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    let messages: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .chain(duplicates.iter().map(|p| format!("duplicate field \"{p}\"")))
+        .collect();
     match validation {
         FieldValidation::Strict if !messages.is_empty() => {
             Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", "))))
@@ -109,20 +144,17 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Item {
-        #[allow(dead_code)]
         name: String,
     }
 
     #[derive(Debug, Deserialize)]
     struct Obj {
-        #[allow(dead_code)]
         #[serde(default)]
         spec: Spec,
     }
 
     #[derive(Debug, Default, Deserialize)]
     struct Spec {
-        #[allow(dead_code)]
         #[serde(default)]
         items: Vec<Item>,
     }
@@ -155,6 +187,27 @@ mod tests {
         );
         let (_, _, w): (Obj, _, _) = decode_validated(BODY, Format::Json, FieldValidation::Ignore).unwrap();
         assert!(w.is_empty());
+    }
+
+    const DUPLICATED: &[u8] =
+        br#"{"kind":"Obj","spec":{"x":1,"items":[{"name":"a"}],"items":[{"name":"b"}]}}"#;
+
+    #[test]
+    fn duplicates_are_reported_after_unknown_fields_and_the_last_one_wins() {
+        let err = decode_validated::<Obj>(DUPLICATED, Format::Json, FieldValidation::Strict).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            r#"strict decoding error: unknown field "spec.x", duplicate field "spec.items""#
+        );
+        let (obj, _, warnings): (Obj, _, _) =
+            decode_validated(DUPLICATED, Format::Json, FieldValidation::Warn).unwrap();
+        assert_eq!(warnings, [r#"unknown field "spec.x""#, r#"duplicate field "spec.items""#]);
+        assert_eq!(obj.spec.items[0].name, "b");
+        let (obj, _, warnings): (Obj, _, _) =
+            decode_validated(DUPLICATED, Format::Json, FieldValidation::Ignore).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(obj.spec.items[0].name, "b");
     }
 
     #[test]

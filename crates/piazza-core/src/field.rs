@@ -148,11 +148,11 @@ impl FieldError {
     /// The message without the field path, used as the `StatusCause.message`.
     pub fn body(&self) -> String {
         let mut out = self.error_type.phrase().to_owned();
-        if self.error_type.shows_value() {
-            if let Some(value) = &self.value {
-                out.push_str(": ");
-                out.push_str(&render_value(value));
-            }
+        if self.error_type.shows_value()
+            && let Some(value) = &self.value
+        {
+            out.push_str(": ");
+            out.push_str(&render_value(value));
         }
         if !self.detail.is_empty() {
             out.push_str(": ");
@@ -171,6 +171,12 @@ impl fmt::Display for FieldError {
 fn render_value(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => format!("{s:?}"),
+        // Go's %#v of a []string, as upstream prints a rejected list of query values.
+        serde_json::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.is_string()) => {
+            let quoted: Vec<String> =
+                items.iter().map(|i| format!("{:?}", i.as_str().unwrap_or_default())).collect();
+            format!("[]string{{{}}}", quoted.join(", "))
+        }
         serde_json::Value::Null => "null".to_owned(),
         // Go's %v prints whole floats without a fraction (-1, not -1.0).
         serde_json::Value::Number(n) if n.is_f64() => match n.as_f64() {

@@ -287,10 +287,10 @@ impl RequestInfoFactory {
         if let Some(name) = rest.get(1) {
             info.name = (*name).to_owned();
         }
-        if info.verb != "proxy" {
-            if let Some(subresource) = rest.get(2) {
-                info.subresource = (*subresource).to_owned();
-            }
+        if info.verb != "proxy"
+            && let Some(subresource) = rest.get(2)
+        {
+            info.subresource = (*subresource).to_owned();
         }
         info.path = path;
 
@@ -298,10 +298,10 @@ impl RequestInfoFactory {
         if info.name.is_empty() && info.verb == "get" {
             let (watch, name) = decode_list_options(&query);
             info.verb = if watch { "watch" } else { "list" }.to_owned();
-            if let Some(name) = name.and_then(|n| String::from_utf8(n).ok()) {
-                if is_valid_path_segment_name(&name) {
-                    info.name = name;
-                }
+            if let Some(name) = name.and_then(|n| String::from_utf8(n).ok())
+                && is_valid_path_segment_name(&name)
+            {
+                info.name = name;
             }
         }
         if info.name.is_empty() && info.verb == "delete" {

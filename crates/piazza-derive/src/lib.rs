@@ -1,5 +1,6 @@
 //! Derive macros for Piazza. Use them through the `piazza` facade:
-//! `use piazza::Resource;` brings both the trait and the derive.
+//! `use piazza::Resource;` brings both the trait and the derive;
+//! `use piazza::codec::protobuf::Protobuf;` brings [`macro@Protobuf`] and its trait.
 //!
 //! # `#[derive(Resource)]`
 //!
@@ -84,6 +85,7 @@
 
 mod attr;
 mod names;
+mod protobuf;
 mod resource;
 
 use proc_macro::TokenStream;
@@ -95,4 +97,30 @@ use proc_macro::TokenStream;
 pub fn derive_resource(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     resource::derive(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Implements the codec's `Protobuf` trait (`piazza::codec::protobuf::Protobuf`) for a struct
+/// whose every field carries `#[protobuf(tag = N)]`. The field numbers are the wire contract:
+/// the encoder and the `.proto` export both read them from here.
+///
+/// Field types: `String`, integers, `bool`, `f32`/`f64`, `Option<T>`, `Vec<T>`,
+/// `BTreeMap<K, V>`, other `#[derive(Protobuf)]` structs and the meta types (`ObjectMeta`).
+/// A field's `.proto` name is its Rust name in lowerCamelCase unless
+/// `#[protobuf(tag = N, name = "...")]` says otherwise. On the struct,
+/// `#[protobuf(crate = "path")]` says where the trait lives (default
+/// `::piazza::codec::protobuf`) and `#[protobuf(name = "...")]` names the message.
+///
+/// ```compile_fail
+/// #[derive(Default, piazza_derive::Protobuf)]
+/// struct Topping {
+///     #[protobuf(tag = 1)]
+///     name: String,
+///     #[protobuf(tag = 1)] // already used
+///     cost: f64,
+/// }
+/// ```
+#[proc_macro_derive(Protobuf, attributes(protobuf))]
+pub fn derive_protobuf(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    protobuf::derive(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

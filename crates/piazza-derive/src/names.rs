@@ -144,10 +144,10 @@ fn check_label_chars(label: &str, start: LabelStart) -> Result<(), String> {
 /// `es` (`ingress` → `ingresses`); everything else takes `s`. Irregular plurals are declared
 /// with `plural = "..."`.
 pub(crate) fn default_plural(singular: &str) -> String {
-    if let Some(stem) = singular.strip_suffix('y') {
-        if stem.chars().last().is_some_and(|c| c.is_ascii_alphabetic() && !"aeiou".contains(c)) {
-            return format!("{stem}ies");
-        }
+    if let Some(stem) = singular.strip_suffix('y')
+        && stem.chars().last().is_some_and(|c| c.is_ascii_alphabetic() && !"aeiou".contains(c))
+    {
+        return format!("{stem}ies");
     }
     if ["s", "x", "z", "ch", "sh"].iter().any(|end| singular.ends_with(end)) {
         return format!("{singular}es");

@@ -18,12 +18,13 @@ pub mod selection;
 pub mod storage_errors;
 pub mod store;
 pub mod strategy;
+pub mod subresource;
 pub mod table;
 pub mod version;
 
 pub use admission::{Admission, Attributes, Operation};
 pub use descriptor::{ResourceDescriptor, VersionDescriptor};
-pub use params::{ListParams, Query, WriteParams};
+pub use params::{ListParams, OptionsKind, Query, WriteParams};
 pub use rest::{Encoded, EncodedWatch, RestContext, RestResource};
 pub use store::{BuildError, PatchType, Store, StoreBuilder};
 pub use strategy::Strategy;

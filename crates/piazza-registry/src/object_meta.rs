@@ -313,10 +313,10 @@ fn carry_deletion_fields(new: &mut ObjectMeta, old: &ObjectMeta) -> FieldErrors 
 /// sets `deletionTimestamp` to `now` unless an earlier one is already set, and sets
 /// `deletionGracePeriodSeconds` to 0.
 pub fn mark_as_deleting(meta: &mut ObjectMeta, now: &Time) {
-    if meta.deletion_timestamp.is_none() {
-        if let Some(generation) = meta.generation.filter(|g| *g > 0) {
-            meta.generation = Some(generation + 1);
-        }
+    if meta.deletion_timestamp.is_none()
+        && let Some(generation) = meta.generation.filter(|g| *g > 0)
+    {
+        meta.generation = Some(generation + 1);
     }
     if meta.deletion_timestamp.as_ref().is_none_or(|ts| ts.0 > now.0) {
         meta.deletion_timestamp = Some(now.clone());

@@ -2,7 +2,7 @@
 //! Unknown parameters are ignored, as upstream does; malformed known ones are a 400.
 
 use piazza_codec::FieldValidation;
-use piazza_core::{ApiError, FieldError, FieldPath, GroupKind};
+use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupKind};
 use piazza_storage::ReadRevision;
 
 /// The most bytes of query string read.
@@ -40,6 +40,31 @@ pub struct ListParams {
     pub allow_watch_bookmarks: bool,
     /// `sendInitialEvents`.
     pub send_initial_events: Option<bool>,
+}
+
+/// Which options a write carries, for the kind named in their validation errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionsKind {
+    /// `CreateOptions`.
+    Create,
+    /// `UpdateOptions`.
+    Update,
+    /// `PatchOptions`.
+    Patch,
+    /// `DeleteOptions`.
+    Delete,
+}
+
+impl OptionsKind {
+    /// The kind's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "CreateOptions",
+            Self::Update => "UpdateOptions",
+            Self::Patch => "PatchOptions",
+            Self::Delete => "DeleteOptions",
+        }
+    }
 }
 
 /// Options of create, update and delete requests.
@@ -126,20 +151,16 @@ impl Query {
         })
     }
 
-    /// The write options.
-    pub fn write_params(&self) -> Result<WriteParams, ApiError> {
-        let mut dry_run = false;
-        for value in self.all("dryRun") {
-            match value {
-                "All" => dry_run = true,
-                "" => {}
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-                    )));
-                }
-            }
+    /// The write options of a `kind` request (`CreateOptions`, …, named in its errors).
+    /// `dryRun` accepts only `All`, as upstream's options validation: anything else is a 422.
+    pub fn write_params(&self, kind: OptionsKind) -> Result<WriteParams, ApiError> {
+        let dry_run_values: Vec<&str> = self.all("dryRun").collect();
+        if dry_run_values.iter().any(|v| *v != "All") {
+            let mut errors = FieldErrors::new();
+            errors.push(FieldError::not_supported(FieldPath::new("dryRun"), dry_run_values, &["All"]));
+            return Err(ApiError::invalid(&GroupKind::new("meta.k8s.io", kind.name()), "", &errors));
         }
+        let dry_run = !dry_run_values.is_empty();
         Ok(WriteParams {
             dry_run,
             field_manager: self.get("fieldManager").map(str::to_owned),
@@ -252,7 +273,17 @@ mod tests {
             .list_params()
             .unwrap();
         assert_eq!(p.get_revision().unwrap(), ReadRevision::NotOlderThan(5));
-        assert_eq!(Query::parse(Some("dryRun=Some")).unwrap().write_params().unwrap_err().code, 400);
+        let err = Query::parse(Some("dryRun=Bogus")).unwrap().write_params(OptionsKind::Create).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert_eq!(
+            err.message,
+            r#"CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Bogus"}: supported values: "All""#
+        );
+        let err =
+            Query::parse(Some("dryRun=All&dryRun=x")).unwrap().write_params(OptionsKind::Delete).unwrap_err();
+        assert!(err.message.starts_with(r#"DeleteOptions.meta.k8s.io "" is invalid"#), "{}", err.message);
+        assert!(Query::parse(Some("dryRun=All")).unwrap().write_params(OptionsKind::Patch).unwrap().dry_run);
+        assert!(!Query::parse(None).unwrap().write_params(OptionsKind::Update).unwrap().dry_run);
         let long = "a=".to_owned() + &"b".repeat(MAX_QUERY_LEN);
         assert_eq!(Query::parse(Some(&long)).unwrap_err().code, 400);
         // malformed percent-encoding does not panic

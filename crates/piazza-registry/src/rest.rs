@@ -10,17 +10,18 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use piazza_codec::watch::{WatchEventType, json_event_frame};
-use piazza_codec::{Format, Target, decode_object, encode_value};
+use piazza_codec::{Format, MetaVersion, Target, decode_object, encode_value};
 use piazza_core::error::success_status;
 use piazza_core::meta::{DeleteOptions, StatusDetails};
 use piazza_core::{ApiError, Object, UserInfo};
 use rand::Rng;
 
 use crate::descriptor::ResourceDescriptor;
-use crate::params::Query;
+use crate::params::{OptionsKind, Query};
 use crate::store::{DeleteState, FrameKey, FrameView, HubWatchEvent, PatchType, Store};
 use crate::table::{
     IncludeObject, TableColumns, build_table, partial_object_metadata, partial_object_metadata_list,
+    set_meta_version,
 };
 use crate::version::VersionCodec;
 
@@ -71,6 +72,11 @@ pub trait RestResource: Send + Sync + 'static {
     fn descriptor(&self) -> &ResourceDescriptor;
     /// The JSON schema of a served version (for OpenAPI).
     fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema>;
+    /// The subresources served under `<name>/<subresource>` (none by default; see
+    /// [`crate::subresource::WithSubresources`]).
+    fn subresources(&self) -> &[Arc<dyn crate::subresource::Subresource>] {
+        &[]
+    }
     /// GET on an object.
     async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError>;
     /// GET on a collection.
@@ -210,7 +216,8 @@ impl<H: Object> Store<H> {
 }
 
 /// Encodes a `meta.k8s.io` view in the negotiated format.
-fn encode_view(value: serde_json::Value, format: Format, target: Target) -> Result<Encoded, ApiError> {
+fn encode_view(mut value: serde_json::Value, format: Format, target: Target) -> Result<Encoded, ApiError> {
+    set_meta_version(&mut value, target);
     Ok(Encoded { status: 200, body: encode_value(&value, format)?, format, target, warnings: Vec::new() })
 }
 
@@ -233,7 +240,7 @@ struct WatchView<H> {
 
 impl<H: Object> WatchView<H> {
     fn new(ctx: &RestContext, table: Arc<dyn TableColumns<H>>) -> Result<Self, ApiError> {
-        if ctx.target == Target::PartialObjectMetadataList {
+        if matches!(ctx.target, Target::PartialObjectMetadataList(_)) {
             return Err(ApiError::not_acceptable(&[piazza_codec::JSON]));
         }
         let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
@@ -247,17 +254,20 @@ impl<H: Object> WatchView<H> {
 
     fn encode(&self, codec: &Arc<dyn VersionCodec<H>>, object: &H) -> Result<Vec<u8>, ApiError> {
         match self.target {
-            Target::Object | Target::PartialObjectMetadataList => codec.encode(object, Format::Json),
-            Target::PartialObjectMetadata => {
-                serde_json::to_vec(&partial_object_metadata(object.metadata())).map_err(ApiError::internal)
+            Target::Object | Target::PartialObjectMetadataList(_) => codec.encode(object, Format::Json),
+            Target::PartialObjectMetadata(_) => {
+                let mut view = partial_object_metadata(object.metadata());
+                set_meta_version(&mut view, self.target);
+                serde_json::to_vec(&view).map_err(ApiError::internal)
             }
-            Target::Table => {
+            Target::Table(_) => {
                 let first = !self.headers_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
                 let list_meta = serde_json::json!({ "resourceVersion": object.metadata().resource_version });
-                let table =
+                let mut table =
                     build_table(self.table.as_ref(), &[object], list_meta, self.include, first, &|o| {
                         object_value(codec, o)
                     })?;
+                set_meta_version(&mut table, self.target);
                 serde_json::to_vec(&table).map_err(ApiError::internal)
             }
         }
@@ -317,13 +327,16 @@ impl<H: Object> RestResource for Store<H> {
     async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
+        if ctx.target == Target::Object && matches!(ctx.format, Format::Json | Format::Yaml) {
+            return self.get_encoded(codec, ctx, required_name(ctx)?, params.get_revision()?).await;
+        }
         let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.get_revision()?).await?;
         match ctx.target {
             Target::Object => self.encode_one(codec, &object, 200, ctx.format),
-            Target::PartialObjectMetadata => {
+            Target::PartialObjectMetadata(_) => {
                 encode_view(partial_object_metadata(object.metadata()), ctx.format, ctx.target)
             }
-            Target::Table => {
+            Target::Table(_) => {
                 let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
                 let list_meta = serde_json::json!({ "resourceVersion": object.metadata().resource_version });
                 let table = build_table(self.table_columns(), &[&object], list_meta, include, true, &|o| {
@@ -331,7 +344,7 @@ impl<H: Object> RestResource for Store<H> {
                 })?;
                 encode_view(table, ctx.format, ctx.target)
             }
-            Target::PartialObjectMetadataList => {
+            Target::PartialObjectMetadataList(_) => {
                 Err(ApiError::not_acceptable(&[piazza_codec::JSON, piazza_codec::YAML]))
             }
         }
@@ -340,21 +353,18 @@ impl<H: Object> RestResource for Store<H> {
     async fn list(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
+        if ctx.target == Target::Object && matches!(ctx.format, Format::Json | Format::Yaml) {
+            return self.list_encoded(codec, ctx, &params).await;
+        }
         let page = Store::list(self, ctx.namespace.as_deref(), &params).await?;
-        let mut metadata = serde_json::json!({ "resourceVersion": page.resource_version.to_string() });
-        if let Some(token) = &page.continue_token {
-            metadata["continue"] = token.clone().into();
-        }
-        if let Some(remaining) = page.remaining_item_count {
-            metadata["remainingItemCount"] = remaining.into();
-        }
+        let metadata = crate::store::list_metadata(&page);
         match ctx.target {
             Target::Object => self.encode_list(codec, &page.items, metadata, ctx.format),
-            Target::PartialObjectMetadataList => {
+            Target::PartialObjectMetadataList(_) => {
                 let metas: Vec<_> = page.items.iter().map(Object::metadata).collect();
                 encode_view(partial_object_metadata_list(&metas, metadata), ctx.format, ctx.target)
             }
-            Target::Table => {
+            Target::Table(_) => {
                 let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
                 let objects: Vec<&H> = page.items.iter().collect();
                 let table = build_table(self.table_columns(), &objects, metadata, include, true, &|o| {
@@ -362,7 +372,7 @@ impl<H: Object> RestResource for Store<H> {
                 })?;
                 encode_view(table, ctx.format, ctx.target)
             }
-            Target::PartialObjectMetadata => {
+            Target::PartialObjectMetadata(_) => {
                 Err(ApiError::not_acceptable(&[piazza_codec::JSON, piazza_codec::YAML]))
             }
         }
@@ -378,8 +388,12 @@ impl<H: Object> RestResource for Store<H> {
         // version: encode each once. Table frames differ (headers on the first only).
         let shared = match ctx.target {
             Target::Object => Some((self.watch_caches(), FrameView::Object)),
-            Target::PartialObjectMetadata => Some((self.watch_caches(), FrameView::Metadata)),
-            Target::Table | Target::PartialObjectMetadataList => None,
+            Target::PartialObjectMetadata(MetaVersion::V1) => {
+                Some((self.watch_caches(), FrameView::Metadata))
+            }
+            Target::PartialObjectMetadata(_) | Target::Table(_) | Target::PartialObjectMetadataList(_) => {
+                None
+            }
         };
         let version = ctx.version.clone();
         let frames = events.map(move |event| {
@@ -433,7 +447,7 @@ impl<H: Object> RestResource for Store<H> {
 
     async fn create(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
-        let write = ctx.query.write_params()?;
+        let write = ctx.query.write_params(OptionsKind::Create)?;
         let (object, warnings) = codec.decode(body, body_format, write.field_validation)?;
         let created = self.create(ctx.namespace.as_deref(), object, &ctx.user, write.dry_run).await?;
         let mut encoded = self.encode_one(codec, &created, 201, ctx.format)?;
@@ -443,7 +457,7 @@ impl<H: Object> RestResource for Store<H> {
 
     async fn update(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
-        let write = ctx.query.write_params()?;
+        let write = ctx.query.write_params(OptionsKind::Update)?;
         let (object, warnings) = codec.decode(body, body_format, write.field_validation)?;
         let updated = Store::update(
             self,
@@ -466,7 +480,7 @@ impl<H: Object> RestResource for Store<H> {
         patch_type: PatchType,
     ) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
-        let write = ctx.query.write_params()?;
+        let write = ctx.query.write_params(OptionsKind::Patch)?;
         let (patched, warnings) = Store::patch(
             self,
             ctx.namespace.as_deref(),
@@ -486,7 +500,7 @@ impl<H: Object> RestResource for Store<H> {
 
     async fn delete(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
-        let write = ctx.query.write_params()?;
+        let write = ctx.query.write_params(OptionsKind::Delete)?;
         let options = decode_delete_options(body, body_format, &ctx.query)?;
         let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");
         let outcome =
@@ -510,7 +524,7 @@ impl<H: Object> RestResource for Store<H> {
         body_format: Format,
     ) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
-        let write = ctx.query.write_params()?;
+        let write = ctx.query.write_params(OptionsKind::Delete)?;
         let options = decode_delete_options(body, body_format, &ctx.query)?;
         crate::store::validate_delete_options(&options)?;
         let dry_run = write.dry_run || options.dry_run.iter().flatten().any(|d| d == "All");

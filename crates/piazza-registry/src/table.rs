@@ -87,6 +87,27 @@ pub fn partial_object_metadata(meta: &ObjectMeta) -> Value {
     json!({ "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta })
 }
 
+/// Sets the `apiVersion` of a view built in `meta.k8s.io/v1` (a Table, PartialObjectMetadata
+/// or a list of them, and the metadata of its items or rows) to the version `target` asks for.
+pub fn set_meta_version(view: &mut Value, target: piazza_codec::Target) {
+    let Some(version) = target.meta_version() else { return };
+    let api_version = Value::from(version.api_version());
+    let stamp = |v: &mut Value| {
+        if v.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("meta.k8s.io/")) {
+            v["apiVersion"] = api_version.clone();
+        }
+    };
+    stamp(view);
+    for item in view.get_mut("items").and_then(Value::as_array_mut).into_iter().flatten() {
+        stamp(item);
+    }
+    for row in view.get_mut("rows").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(object) = row.get_mut("object") {
+            stamp(object);
+        }
+    }
+}
+
 /// `PartialObjectMetadataList`.
 pub fn partial_object_metadata_list(items: &[&ObjectMeta], list_meta: Value) -> Value {
     json!({
@@ -270,6 +291,28 @@ mod tests {
         ] {
             assert_eq!(human_duration(seconds), text, "{seconds}");
         }
+    }
+
+    #[test]
+    fn views_take_the_meta_version_asked_for() {
+        use piazza_codec::{MetaVersion, Target};
+        let meta = ObjectMeta { name: Some("a".into()), ..Default::default() };
+        let mut list = partial_object_metadata_list(&[&meta], json!({}));
+        set_meta_version(&mut list, Target::PartialObjectMetadataList(MetaVersion::V1Beta1));
+        assert_eq!(list["apiVersion"], "meta.k8s.io/v1beta1");
+        assert_eq!(list["items"][0]["apiVersion"], "meta.k8s.io/v1beta1");
+        let mut one = partial_object_metadata(&meta);
+        set_meta_version(&mut one, Target::PartialObjectMetadata(MetaVersion::V1));
+        assert_eq!(one["apiVersion"], "meta.k8s.io/v1");
+        let mut table = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "rows": [{"object": partial_object_metadata(&meta)}, {"object": {"apiVersion": "g/v1"}}]});
+        set_meta_version(&mut table, Target::Table(MetaVersion::V1Beta1));
+        assert_eq!(table["apiVersion"], "meta.k8s.io/v1beta1");
+        assert_eq!(table["rows"][0]["object"]["apiVersion"], "meta.k8s.io/v1beta1");
+        assert_eq!(table["rows"][1]["object"]["apiVersion"], "g/v1", "full objects keep their own version");
+        let mut object = json!({"apiVersion": "g/v1"});
+        set_meta_version(&mut object, Target::Object);
+        assert_eq!(object["apiVersion"], "g/v1");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use piazza_codec::{FieldValidation, Format, TypeMeta, decode_validated, encode_object};
 use piazza_core::{ApiError, Object, Resource};
@@ -24,6 +25,23 @@ pub trait VersionCodec<H>: Send + Sync + 'static {
     ) -> Result<(H, Vec<String>), ApiError>;
     /// Converts the hub to this version and encodes it.
     fn encode(&self, object: &H, format: Format) -> Result<Vec<u8>, ApiError>;
+    /// Converts an owned hub object to this version and encodes it, without the clone
+    /// [`encode`](Self::encode) needs.
+    fn encode_owned(&self, object: H, format: Format) -> Result<Vec<u8>, ApiError> {
+        self.encode(&object, format)
+    }
+    /// The bytes every JSON encoding of this version starts with,
+    /// `{"apiVersion":"<group/version>","kind":"<Kind>"` (empty if unknown): a stored object
+    /// starting with them followed by `,` or `}` was written in this version.
+    fn json_prefix(&self) -> &[u8] {
+        &[]
+    }
+    /// Decodes an object as this server stored it: JSON in this version whose
+    /// `apiVersion` the caller has already matched. Unknown fields are dropped silently,
+    /// this version's defaults apply, and the result is converted to the hub.
+    fn decode_stored(&self, body: &[u8]) -> Result<H, ApiError> {
+        self.decode(body, Format::Json, FieldValidation::Ignore).map(|(object, _)| object)
+    }
     /// Converts the hub to this version as a JSON value (for comparisons).
     fn to_json_value(&self, object: &H) -> Result<serde_json::Value, ApiError>;
     /// This version's JSON schema.
@@ -31,12 +49,17 @@ pub trait VersionCodec<H>: Send + Sync + 'static {
 }
 
 /// The [`VersionCodec`] of a concrete [`Resource`] type `V` convertible to and from `H`.
-pub struct TypedVersion<V>(PhantomData<fn() -> V>);
+pub struct TypedVersion<V> {
+    /// `{"apiVersion":"…","kind":"…"`, the start of every object this codec encodes as
+    /// JSON; made on first use.
+    stored_prefix: OnceLock<Vec<u8>>,
+    _version: PhantomData<fn() -> V>,
+}
 
 impl<V> TypedVersion<V> {
     /// The codec for `V`.
     pub fn new() -> Self {
-        Self(PhantomData)
+        Self { stored_prefix: OnceLock::new(), _version: PhantomData }
     }
 }
 
@@ -92,8 +115,29 @@ where
     }
 
     fn encode(&self, object: &H, format: Format) -> Result<Vec<u8>, ApiError> {
-        let value = V::try_from(object.clone()).map_err(conversion_error)?;
+        self.encode_owned(object.clone(), format)
+    }
+
+    fn encode_owned(&self, object: H, format: Format) -> Result<Vec<u8>, ApiError> {
+        let value = V::try_from(object).map_err(conversion_error)?;
         encode_object(&value, &self.type_meta(), format)
+    }
+
+    fn json_prefix(&self) -> &[u8] {
+        self.stored_prefix.get_or_init(|| {
+            let json = serde_json::to_vec(&self.type_meta()).unwrap_or_default();
+            // `{…}` without its closing brace
+            json.split_last().map(|(_, head)| head.to_vec()).unwrap_or_default()
+        })
+    }
+
+    fn decode_stored(&self, body: &[u8]) -> Result<H, ApiError> {
+        // One parse: unknown keys (`apiVersion`, `kind`, fields of newer schemas) are
+        // skipped by serde; there is no one to warn.
+        let mut value: V = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?;
+        value.apply_defaults();
+        H::try_from(value).map_err(|e| ApiError::bad_request(format!("conversion failed: {e}")))
     }
 
     fn to_json_value(&self, object: &H) -> Result<serde_json::Value, ApiError> {

@@ -12,6 +12,7 @@
 pub mod api_set;
 pub mod body;
 pub mod chain;
+pub mod delegation_options;
 pub mod filters;
 pub mod handlers;
 pub mod options;

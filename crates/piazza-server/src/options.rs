@@ -28,6 +28,22 @@ pub struct ServerOptions {
     #[arg(long, requires = "tls_cert_file")]
     pub tls_private_key_file: Option<PathBuf>,
 
+    /// Minimum TLS version supported. Possible values: VersionTLS12, VersionTLS13
+    /// (VersionTLS10 and VersionTLS11 are refused: rustls does not implement them).
+    #[arg(long, default_value = "VersionTLS12")]
+    pub tls_min_version: String,
+
+    /// Comma-separated list of cipher suites for the server, by their IANA names (as Go
+    /// names them). If omitted, the default suites are used. Only AEAD suites with forward
+    /// secrecy are implemented; TLS 1.3 suites stay enabled unless the list names some.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_cipher_suites: Vec<String>,
+
+    /// The limit that the server gives to clients for the maximum number of streams in an
+    /// HTTP/2 connection. Zero means the default (250).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_HTTP2_MAX_STREAMS_PER_CONNECTION)]
+    pub http2_max_streams_per_connection: u32,
+
     /// If set, any request presenting a client certificate signed by one of the authorities
     /// in the client-ca-file is authenticated with an identity corresponding to the
     /// CommonName of the client certificate. Default in standalone mode: the generated CA.
@@ -84,18 +100,56 @@ pub struct ServerOptions {
     #[arg(long)]
     pub audit_policy_file: Option<PathBuf>,
 
+    /// The maximum size in megabytes of the audit log file before it gets rotated. 0: never.
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+
+    /// The maximum number of days to retain old audit log files based on the timestamp
+    /// encoded in their filename. 0: no age limit.
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxage: u64,
+
+    /// The maximum number of old audit log files to retain. 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxbackup: usize,
+
+    /// Path to a kubeconfig formatted file that defines the audit webhook configuration.
+    /// Needs --audit-policy-file.
+    #[arg(long)]
+    pub audit_webhook_config_file: Option<PathBuf>,
+
+    /// The size of the buffer to store events before batching and writing; when it is full,
+    /// events are dropped (and counted).
+    #[arg(long, default_value_t = 10_000)]
+    pub audit_webhook_batch_buffer_size: usize,
+
+    /// The maximum size of a batch.
+    #[arg(long, default_value_t = 400)]
+    pub audit_webhook_batch_max_size: usize,
+
+    /// The amount of time to wait before force writing the batch that hadn't reached the max
+    /// size (a Go duration).
+    #[arg(long, default_value = "30s", value_parser = crate::filters::timeout::parse_go_duration)]
+    pub audit_webhook_batch_max_wait: std::time::Duration,
+
     /// If set, the file that will be used to secure the secure port of the API server via
     /// token authentication (CSV: token,user,uid,"group1,group2").
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
 
+    /// Delegated authentication and authorization (`--authentication-*`,
+    /// `--authorization-*`, `--anonymous-auth`).
+    #[command(flatten)]
+    pub delegation: crate::delegation_options::DelegationOptions,
+
     /// The directory holding the embedded store, generated certificates and the kubeconfig.
     #[arg(long, default_value = "piazza-data")]
     pub data_dir: PathBuf,
 
-    /// Timeout for non-long-running requests, in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub request_timeout_seconds: u64,
+    /// An optional field indicating the duration a handler must keep a request open before
+    /// timing it out (a Go duration: `60s`, `1m0s`). Watches are long-running and exempt.
+    #[arg(long, default_value = "1m0s", value_parser = crate::filters::timeout::parse_go_duration)]
+    pub request_timeout: std::time::Duration,
 
     /// On SIGTERM, how long to keep serving with /readyz failing before refusing new
     /// connections, so load balancers notice first.

@@ -8,13 +8,17 @@ use piazza_registry::RestResource;
 use piazza_storage::Storage;
 use piazza_tls::{
     CertificateAuthority, ClientAuthRoots, DEFAULT_RELOAD_INTERVAL, ServerTls, ServingCertSource,
-    StandalonePki,
+    StandalonePki, TlsPolicy,
 };
 use tokio::net::TcpListener;
 
 use crate::api_set::ApiSet;
 use crate::chain::{ChainConfig, build_handler_chain};
-use crate::filters::audit::{Audit, DEFAULT_LOG_BUFFER_EVENTS, LogBackend, Policy, PolicyError};
+use crate::filters::audit::metrics::{AuditMetrics, BackendCounters};
+use crate::filters::audit::webhook::{WebhookBackend, WebhookBatching, WebhookError};
+use crate::filters::audit::{
+    Audit, AuditSink, AuditSinks, DEFAULT_LOG_BUFFER_EVENTS, LogBackend, Policy, PolicyError, Rotation,
+};
 use crate::filters::authentication::{Authentication, Authenticator, X509Authenticator};
 use crate::filters::authorization::{AlwaysAllowPaths, Authorizer, PrivilegedGroups};
 use crate::filters::max_in_flight::MaxInFlight;
@@ -25,6 +29,7 @@ use crate::handlers::metrics::MetricsSource;
 use crate::handlers::openapi;
 use crate::options::ServerOptions;
 use crate::router::RouterState;
+use crate::serve::Http2Limits;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 /// Why a server could not start.
@@ -49,9 +54,15 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The audit webhook could not be set up.
+    #[error("{0}")]
+    AuditWebhook(#[source] WebhookError),
     /// The front-proxy header names are invalid.
     #[error("{0}")]
     RequestHeader(#[source] RequestHeaderError),
+    /// Delegated authentication or authorization could not be set up.
+    #[error("{0}")]
+    Delegation(#[source] crate::filters::delegated::DelegationError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -88,7 +99,10 @@ pub struct Server {
     trigger: ShutdownTrigger,
     not_ready: ShutdownTrigger,
     shutdown_delay: Duration,
+    http2: Http2Limits,
     standalone: Option<StandaloneInfo>,
+    /// Re-reads the cluster's authentication ConfigMap while serving, at this interval.
+    extension_config: Option<(Arc<crate::filters::delegated::ExtensionConfigRefresher>, Duration)>,
 }
 
 impl Server {
@@ -135,21 +149,36 @@ impl Server {
         };
         // Both CAs are advertised in the TLS CertificateRequest: Go clients (kube-aggregator
         // among them) only send a certificate whose issuer is listed.
+        let delegation = crate::filters::delegated::setup(
+            &options.delegation,
+            options.client_ca_file.is_some(),
+            options.requestheader_client_ca_file.is_some(),
+        )
+        .await
+        .map_err(ServerError::Delegation)?;
+        let extension_config = delegation.extension_config.clone();
+        let cluster_cas = extension_config.as_ref().map(|e| e.certificate_authorities()).unwrap_or_default();
         let roots = client_ca
             .iter()
             .chain(requestheader_ca.iter())
+            .chain(cluster_cas.iter())
             .cloned()
             .fold(ClientAuthRoots::none(), ClientAuthRoots::with);
-        let tls = ServerTls::new(serving, roots).map_err(ServerError::Tls)?;
+        let policy =
+            TlsPolicy::new(&options.tls_min_version, &options.tls_cipher_suites).map_err(ServerError::Tls)?;
+        let tls = ServerTls::with_policy(serving, roots, &policy).map_err(ServerError::Tls)?;
 
+        let flag_headers = RequestHeaderNames::new(
+            &options.requestheader_username_headers,
+            &options.requestheader_uid_headers,
+            &options.requestheader_group_headers,
+            &options.requestheader_extra_headers_prefix,
+        )
+        .map_err(ServerError::RequestHeader)?;
+        // The names stripped from authenticated requests: the ConfigMap's when it configures
+        // the front proxy.
         let front_proxy_headers = Arc::new(
-            RequestHeaderNames::new(
-                &options.requestheader_username_headers,
-                &options.requestheader_uid_headers,
-                &options.requestheader_group_headers,
-                &options.requestheader_extra_headers_prefix,
-            )
-            .map_err(ServerError::RequestHeader)?,
+            extension_config.as_ref().and_then(|e| e.request_header_names()).unwrap_or(flag_headers),
         );
         // The union, in upstream's order: request header, x509, token (anonymous last, in
         // `Authentication`).
@@ -161,30 +190,46 @@ impl Server {
                 Arc::clone(&front_proxy_headers),
             )));
         }
+        if let Some(proxy) = extension_config.as_ref().and_then(|e| e.request_header_authenticator()) {
+            authenticators.push(proxy);
+        }
         if let Some(ca) = client_ca {
             authenticators.push(Arc::new(X509Authenticator::new(ca)));
+        }
+        if let Some(x509) = extension_config.as_ref().and_then(|e| e.client_cert_authenticator()) {
+            authenticators.push(x509);
         }
         if let Some(path) = &options.token_auth_file {
             authenticators
                 .push(Arc::new(TokenFileAuthenticator::load(path).map_err(ServerError::TokenFile)?));
         }
-        let authorizers: Vec<Arc<dyn Authorizer>> =
-            vec![Arc::new(AlwaysAllowPaths(health_paths())), Arc::new(PrivilegedGroups::default())];
+        authenticators.extend(delegation.token_review.clone());
+        // Standalone (no SubjectAccessReview), the health checks' sub-paths are allowed too:
+        // there is no cluster RBAC to grant them.
+        let mut always_allow = options.delegation.authorization_always_allow_paths.clone();
+        if delegation.authorizer.is_none() {
+            always_allow.extend(health_paths());
+        }
+        let mut authorizers: Vec<Arc<dyn Authorizer>> =
+            vec![Arc::new(PrivilegedGroups::default()), Arc::new(AlwaysAllowPaths(always_allow))];
+        authorizers.extend(delegation.authorizer.clone());
         let max_in_flight =
             MaxInFlight::new(options.max_requests_inflight, options.max_mutating_requests_inflight);
         let mut metrics: Vec<Arc<dyn MetricsSource>> = vec![Arc::new(max_in_flight.clone())];
-        let audit = audit_from(options, &mut metrics)?;
+        let audit = audit_from(options, &mut metrics).await?;
         let chain = ChainConfig {
             authentication: Authentication {
                 authenticators,
-                anonymous: false,
-                unauthenticated_paths: Arc::new(health_paths()),
+                // As upstream: with anonymous access off, even the health paths need
+                // credentials (always-allowed paths skip authorization only).
+                anonymous: options.delegation.anonymous_auth,
+                unauthenticated_paths: Arc::new(Vec::new()),
             },
             front_proxy_headers,
             audit,
             authorizers: Arc::new(authorizers),
             max_in_flight,
-            request_timeout: Duration::from_secs(options.request_timeout_seconds),
+            request_timeout: options.request_timeout,
             max_body_bytes: options.max_request_body_bytes,
         };
 
@@ -204,7 +249,20 @@ impl Server {
         ];
         let state = RouterState { apis, openapi, health, shutdown: shutdown.clone(), metrics };
         let shutdown_delay = Duration::from_secs(options.shutdown_delay_seconds);
-        Ok(Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, standalone })
+        Ok(Server {
+            listener,
+            tls,
+            state,
+            chain,
+            shutdown,
+            trigger,
+            not_ready,
+            shutdown_delay,
+            http2: Http2Limits::with_max_streams(options.http2_max_streams_per_connection),
+            standalone,
+            extension_config: extension_config
+                .map(|e| (e, options.delegation.authentication_config_refresh_interval)),
+        })
     }
 
     /// Adds a source of `/metrics`.
@@ -226,23 +284,30 @@ impl Server {
     /// (and keeps failing for `--shutdown-delay-seconds` while requests are still served),
     /// then new connections are refused, watches end, and in-flight requests drain.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
-        let Server { listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, .. } = self;
+        let Server {
+            listener, tls, state, chain, shutdown, trigger, not_ready, shutdown_delay, http2, ..
+        } = self;
         let _reloader = tls.spawn_reloader(DEFAULT_RELOAD_INTERVAL);
+        // The refresher itself stays in the partly moved `self` until the server has stopped.
+        let refresher = self.extension_config.as_ref().map(|(e, interval)| e.spawn(*interval));
         let service = build_handler_chain(chain, Arc::new(state));
-        let serving = tokio::spawn(crate::serve::serve(listener, tls, service, shutdown));
+        let serving = tokio::spawn(crate::serve::serve(listener, tls, service, http2, shutdown));
         stop.await;
         tracing::info!("shutdown requested; /readyz now fails");
         not_ready.trigger();
         tokio::time::sleep(shutdown_delay).await;
         trigger.trigger();
         let _ = serving.await;
+        if let Some(refresher) = refresher {
+            refresher.abort();
+        }
     }
 }
 
 /// Auditing as the flags ask: a policy and a log backend (whose counters join `metrics`), or
 /// none. Like upstream, a policy without a backend or a backend without a policy audits
 /// nothing.
-fn audit_from(
+async fn audit_from(
     options: &ServerOptions,
     metrics: &mut Vec<Arc<dyn MetricsSource>>,
 ) -> Result<Option<Audit>, ServerError> {
@@ -250,24 +315,53 @@ fn audit_from(
         Some(path) => Some(Policy::load(path).map_err(ServerError::AuditPolicy)?),
         None => None,
     };
-    match (policy, &options.audit_log_path) {
-        (Some(policy), Some(path)) => {
-            let backend = LogBackend::open(path, DEFAULT_LOG_BUFFER_EVENTS)
-                .map_err(|source| ServerError::AuditLog { path: path.clone(), source })?;
-            metrics.push(Arc::new(backend.clone()));
-            Ok(Some(Audit { policy: Arc::new(policy), sink: Arc::new(backend) }))
+    let mut sinks: Vec<Arc<dyn AuditSink>> = Vec::new();
+    let mut counters: Vec<Arc<dyn BackendCounters>> = Vec::new();
+    if let (Some(_), Some(path)) = (&policy, &options.audit_log_path) {
+        let rotation = Rotation::from_flags(
+            options.audit_log_maxsize,
+            options.audit_log_maxage,
+            options.audit_log_maxbackup,
+        );
+        let backend = LogBackend::open_rotating(path, DEFAULT_LOG_BUFFER_EVENTS, rotation)
+            .map_err(|source| ServerError::AuditLog { path: path.clone(), source })?;
+        counters.push(Arc::new(backend.clone()));
+        sinks.push(Arc::new(backend));
+    }
+    if let (Some(_), Some(path)) = (&policy, &options.audit_webhook_config_file) {
+        let batching = WebhookBatching {
+            buffer_size: options.audit_webhook_batch_buffer_size,
+            max_size: options.audit_webhook_batch_max_size,
+            max_wait: options.audit_webhook_batch_max_wait,
+            ..WebhookBatching::default()
+        };
+        let backend =
+            WebhookBackend::from_kubeconfig(path, batching).await.map_err(ServerError::AuditWebhook)?;
+        metrics.push(Arc::new(backend.clone()));
+        counters.push(Arc::new(backend.clone()));
+        sinks.push(Arc::new(backend));
+    }
+    if !counters.is_empty() {
+        metrics.push(Arc::new(AuditMetrics(counters)));
+    }
+    let has_backend = options.audit_log_path.is_some() || options.audit_webhook_config_file.is_some();
+    match policy {
+        Some(policy) if !sinks.is_empty() => {
+            let sink: Arc<dyn AuditSink> =
+                if sinks.len() == 1 { sinks.remove(0) } else { Arc::new(AuditSinks(sinks)) };
+            Ok(Some(Audit { policy: Arc::new(policy), sink }))
         }
-        (Some(_), None) => {
+        Some(_) => {
             tracing::warn!(
-                "--audit-policy-file is set but no audit backend (--audit-log-path): nothing is audited"
+                "--audit-policy-file is set but no audit backend (--audit-log-path, --audit-webhook-config-file): nothing is audited"
             );
             Ok(None)
         }
-        (None, Some(_)) => {
-            tracing::warn!("--audit-log-path is set but no --audit-policy-file: nothing is audited");
+        None if has_backend => {
+            tracing::warn!("an audit backend is set but no --audit-policy-file: nothing is audited");
             Ok(None)
         }
-        (None, None) => Ok(None),
+        None => Ok(None),
     }
 }
 

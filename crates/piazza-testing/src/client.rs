@@ -164,15 +164,21 @@ impl TestClient {
         self.addr
     }
 
-    /// Opens a new connection: TCP, TLS (checking the negotiated ALPN), HTTP handshake.
-    async fn connect(&self) -> Result<Sender, ClientError> {
+    /// Opens a TLS connection (ALPN offering only this client's HTTP version), for tests that
+    /// speak HTTP themselves.
+    pub async fn connect_tls(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
         let tcp = TcpStream::connect(self.addr)
             .await
             .map_err(|source| ClientError::Connect { addr: self.addr, source })?;
         let _ = tcp.set_nodelay(true);
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
         let name = ServerName::IpAddress(self.addr.ip().into());
-        let stream = connector.connect(name, tcp).await.map_err(ClientError::Tls)?;
+        connector.connect(name, tcp).await.map_err(ClientError::Tls)
+    }
+
+    /// Opens a new connection: TCP, TLS (checking the negotiated ALPN), HTTP handshake.
+    async fn connect(&self) -> Result<Sender, ClientError> {
+        let stream = self.connect_tls().await?;
         let negotiated = stream.get_ref().1.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
         let expected = match self.version {
             HttpVersion::Http1 => "http/1.1",

@@ -11,6 +11,7 @@
 //! | [`TestClient`] | requests with any method, headers and body (buffered or streamed); JSON helpers; watches |
 //! | [`TestResponse`] | status, headers and the whole body; JSON/YAML parsing; `metav1.Status` checks |
 //! | [`WatchStream`] | a watch response as a stream of parsed JSON lines |
+//! | [`KubeDouble`] | a stand-in kube-apiserver for delegated authn/authz: scripted TokenReviews, SubjectAccessReviews and the extension-apiserver-authentication ConfigMap, outages, call counters, a kubeconfig |
 //! | [`certs`] | signing client certificates with the server's CA, with a CA it does not trust, or with a [`TestCa`] of the test's own (a front-proxy CA) |
 //!
 //! ```no_run
@@ -28,12 +29,14 @@
 
 pub mod certs;
 mod client;
+pub mod kube_double;
 mod response;
 mod server;
 mod watch;
 
 pub use certs::{Identity, TestCa};
 pub use client::{BodyWriter, ClientError, HttpVersion, TestClient};
+pub use kube_double::{Endpoint, KubeDouble, Outage, ReviewedUser};
 pub use response::TestResponse;
 pub use server::TestServer;
 pub use watch::{WatchError, WatchStream};

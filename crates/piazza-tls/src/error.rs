@@ -171,6 +171,13 @@ pub enum TlsError {
         source: rustls::Error,
     },
 
+    /// `--tls-min-version` or `--tls-cipher-suites` names something this server cannot do.
+    #[error("{message}")]
+    Policy {
+        /// What is wrong, naming the flag and the values.
+        message: String,
+    },
+
     /// A kubeconfig field is missing or invalid.
     #[error("invalid kubeconfig: {field} {problem}")]
     InvalidKubeconfig {

@@ -7,7 +7,8 @@
 //! |---|---|
 //! | [`pki`] | [`StandalonePki`]: a self-signed CA, a serving cert and an `admin` client cert, generated once into a directory and reused afterwards |
 //! | [`kubeconfig`] | [`write_kubeconfig`]: a kubeconfig with embedded credentials, written atomically with mode 0600 |
-//! | [`server_config`] | [`ServerTls`]: the rustls [`ServerConfig`](rustls::ServerConfig) (TLS 1.2/1.3, ALPN `h2`, `http/1.1`), client certificates requested but optional, serving cert and CA bundles reloaded without restart |
+//! | [`policy`] | [`TlsPolicy`]: `--tls-min-version` and `--tls-cipher-suites` with Go's names |
+//! | [`server_config`] | [`ServerTls`]: the rustls [`ServerConfig`](rustls::ServerConfig) (TLS 1.2/1.3 by [`TlsPolicy`], ALPN `h2`, `http/1.1`), client certificates requested but optional, serving cert and CA bundles reloaded without restart |
 //! | [`verify`] | [`CertificateAuthority`]: a reloadable CA bundle that verifies client chains and yields a [`ClientIdentity`] (CN → user, O → groups) |
 //!
 //! # Wiring a server
@@ -50,6 +51,7 @@ mod files;
 pub mod kubeconfig;
 mod pem;
 pub mod pki;
+pub mod policy;
 pub mod reload;
 pub mod server_config;
 pub mod serving_cert;
@@ -61,6 +63,7 @@ mod test_support;
 pub use error::{TlsError, VerifyError};
 pub use kubeconfig::{KubeconfigSpec, render_kubeconfig, write_kubeconfig};
 pub use pki::{CertKeyPair, StandalonePki};
+pub use policy::{TlsPolicy, TlsVersion};
 pub use reload::{DEFAULT_RELOAD_INTERVAL, ReloadOutcome};
 pub use server_config::{ALPN_H2, ALPN_HTTP11, ClientAuthRoots, ServerTls};
 pub use serving_cert::{ServingCertResolver, ServingCertSource};

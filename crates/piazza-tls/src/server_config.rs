@@ -1,6 +1,6 @@
 //! The rustls server configuration of a Piazza server.
 //!
-//! [`ServerTls`] owns it: TLS 1.2 and 1.3 only, ALPN `h2` then `http/1.1`, the serving
+//! [`ServerTls`] owns it: TLS 1.2 and 1.3 only (narrowed by a [`TlsPolicy`]), ALPN `h2` then `http/1.1`, the serving
 //! certificate from files (reloaded without restart), and client certificates requested but
 //! optional, with the subjects of the client CA bundles advertised as acceptable issuers.
 //!
@@ -15,15 +15,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::DistinguishedName;
-use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::StoresServerSessions;
+use rustls::{ServerConfig, SupportedProtocolVersion};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::client_auth::RequestClientCert;
 use crate::reload::{ReloadOutcome, read_lock, spawn_periodic, write_lock};
-use crate::{CertificateAuthority, ServingCertResolver, ServingCertSource, TlsError};
+use crate::{CertificateAuthority, ServingCertResolver, ServingCertSource, TlsError, TlsPolicy};
 
 /// The ALPN protocol id of HTTP/2, offered first.
 pub const ALPN_H2: &[u8] = b"h2";
@@ -88,6 +88,7 @@ struct Built {
 
 struct Inner {
     provider: Arc<CryptoProvider>,
+    versions: Vec<&'static SupportedProtocolVersion>,
     resolver: Arc<ServingCertResolver>,
     client_auth: ClientAuthRoots,
     session_storage: Arc<dyn StoresServerSessions>,
@@ -101,6 +102,7 @@ impl Inner {
         let generations = self.client_auth.generations();
         let config = build_config(
             self.provider.clone(),
+            &self.versions,
             self.resolver.clone(),
             self.client_auth.hints(),
             Some(self.session_storage.clone()),
@@ -138,13 +140,14 @@ impl Inner {
 
 fn build_config(
     provider: Arc<CryptoProvider>,
+    versions: &[&'static SupportedProtocolVersion],
     resolver: Arc<ServingCertResolver>,
     hints: Vec<DistinguishedName>,
     session_storage: Option<Arc<dyn StoresServerSessions>>,
 ) -> Result<ServerConfig, TlsError> {
     let verifier = Arc::new(RequestClientCert::new(hints, provider.signature_verification_algorithms));
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .with_protocol_versions(versions)
         .map_err(|source| TlsError::Config { source })?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(resolver);
@@ -168,14 +171,27 @@ impl ServerTls {
     ///
     /// Fails if the certificate or key file is unreadable, malformed or mismatched.
     pub fn new(serving: ServingCertSource, client_auth: ClientAuthRoots) -> Result<Self, TlsError> {
-        let provider = crate::crypto_provider();
+        Self::with_policy(serving, client_auth, &TlsPolicy::default())
+    }
+
+    /// Like [`new`](Self::new), with the protocol versions and cipher suites narrowed to
+    /// `policy` (`--tls-min-version`, `--tls-cipher-suites`).
+    pub fn with_policy(
+        serving: ServingCertSource,
+        client_auth: ClientAuthRoots,
+        policy: &TlsPolicy,
+    ) -> Result<Self, TlsError> {
+        let base = crate::crypto_provider();
+        let versions = policy.versions_with_suites(&base);
+        let provider = Arc::new(policy.provider(&base));
         let resolver = Arc::new(ServingCertResolver::load(serving, provider.clone())?);
         let generations = client_auth.generations();
-        let config = build_config(provider.clone(), resolver.clone(), client_auth.hints(), None)?;
+        let config = build_config(provider.clone(), &versions, resolver.clone(), client_auth.hints(), None)?;
         let session_storage = config.session_storage.clone();
         Ok(Self {
             inner: Arc::new(Inner {
                 provider,
+                versions,
                 resolver,
                 client_auth,
                 session_storage,

@@ -3,6 +3,7 @@
 //! `restaurant.programming-kubernetes.info/v1beta1` under the restaurant keys, so writes
 //! through either group are visible through both, and watches on both see the same events.
 
+use piazza::codec::protobuf::Protobuf;
 use piazza::{Resource, meta::ObjectMeta};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,46 +14,67 @@ use super::pizza::{Pizza as Hub, PizzaTopping};
 pub const MENU_GROUP: &str = "menu.piazza.dev";
 
 /// A pizza on the menu (menu.piazza.dev/v1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
 #[resource(group = MENU_GROUP, version = "v1", namespaced, defaults = Self::apply_menu_defaults)]
 pub struct Pizza {
     /// Standard object metadata.
     #[serde(default)]
+    #[protobuf(tag = 1)]
     pub metadata: ObjectMeta,
     /// What goes on the pizza.
     #[serde(default)]
+    #[protobuf(tag = 2)]
     pub spec: MenuPizzaSpec,
     /// What the pizza costs.
     #[serde(default)]
+    #[protobuf(tag = 3)]
     pub status: MenuPizzaStatus,
 }
 
 /// The desired pizza (menu.piazza.dev/v1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Protobuf)]
 #[serde(rename_all = "camelCase")]
 pub struct MenuPizzaSpec {
     /// The ingredients, each a Topping and a number of portions.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-patch-merge-key" = "topping", "x-kubernetes-patch-strategy" = "merge"))]
+    #[protobuf(tag = 1)]
     pub ingredients: Vec<Ingredient>,
+    /// How many slices; 8 when not given.
+    #[serde(default = "super::pizza::default_slices")]
+    #[protobuf(tag = 2)]
+    pub slices: i32,
 }
 
 /// One ingredient.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Protobuf)]
 pub struct Ingredient {
     /// The name of a Topping object.
     #[serde(default)]
+    #[protobuf(tag = 1)]
     pub topping: String,
     /// How many portions; 0 is defaulted to 1.
     #[serde(default)]
+    #[protobuf(tag = 2)]
     pub portions: i64,
 }
 
 /// The observed state (menu.piazza.dev/v1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Protobuf)]
+#[serde(rename_all = "camelCase")]
 pub struct MenuPizzaStatus {
     /// The price of the whole pizza.
     #[serde(default)]
+    #[protobuf(tag = 1)]
     pub price: f64,
+    /// `Baked` once the pizza has been baked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[protobuf(tag = 2)]
+    pub phase: Option<String>,
+    /// When the pizza was baked (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[protobuf(tag = 3)]
+    pub baked_at: Option<String>,
 }
 
 impl Pizza {
@@ -82,7 +104,10 @@ impl From<Pizza> for Hub {
                 .into_iter()
                 .map(|i| PizzaTopping { name: i.topping, quantity: i.portions })
                 .collect(),
+            slices: p.spec.slices,
             cost: p.status.price,
+            phase: p.status.phase,
+            baked_at: p.status.baked_at,
         }
     }
 }
@@ -97,8 +122,9 @@ impl From<Hub> for Pizza {
                     .into_iter()
                     .map(|t| Ingredient { topping: t.name, portions: t.quantity })
                     .collect(),
+                slices: p.slices,
             },
-            status: MenuPizzaStatus { price: p.cost },
+            status: MenuPizzaStatus { price: p.cost, phase: p.phase, baked_at: p.baked_at },
         }
     }
 }
@@ -110,8 +136,11 @@ mod tests {
     #[test]
     fn menu_round_trips_through_the_hub() {
         let menu = Pizza {
-            spec: MenuPizzaSpec { ingredients: vec![Ingredient { topping: "salami".into(), portions: 2 }] },
-            status: MenuPizzaStatus { price: 3.5 },
+            spec: MenuPizzaSpec {
+                ingredients: vec![Ingredient { topping: "salami".into(), portions: 2 }],
+                slices: 6,
+            },
+            status: MenuPizzaStatus { price: 3.5, phase: Some("Baked".into()), baked_at: None },
             ..Default::default()
         };
         let hub = Hub::from(menu.clone());

@@ -2,6 +2,7 @@
 
 pub mod menu;
 pub mod pizza;
+pub mod proto;
 pub mod topping;
 
 /// The API group.

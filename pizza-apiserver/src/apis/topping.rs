@@ -1,27 +1,31 @@
 //! `Topping` (cluster-scoped, `v1alpha1`): a topping a pizza may name, with its cost.
 //! It has one version, so the served type is also the hub.
 
+use piazza::codec::protobuf::Protobuf;
 use piazza::{FieldError, FieldErrors, FieldPath, Resource, Strategy, meta::ObjectMeta};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A topping that pizzas may use.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
 #[resource(group = super::GROUP, version = "v1alpha1", cluster)]
 pub struct Topping {
     /// Standard object metadata.
     #[serde(default)]
+    #[protobuf(tag = 1)]
     pub metadata: ObjectMeta,
     /// The desired state of the topping.
     #[serde(default)]
+    #[protobuf(tag = 2)]
     pub spec: ToppingSpec,
 }
 
 /// What a topping is.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Protobuf)]
 pub struct ToppingSpec {
     /// The cost of one portion of this topping, in dollars.
     #[serde(default)]
+    #[protobuf(tag = 1)]
     pub cost: f64,
 }
 

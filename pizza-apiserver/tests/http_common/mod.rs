@@ -14,6 +14,15 @@ pub async fn start() -> TestServer {
     TestServer::start(|storage| pizza_apiserver::resources(storage).expect("pizza resources build")).await
 }
 
+/// Starts the server and creates the toppings of [`seed_toppings`]; returns the server (keep
+/// it alive) and an admin client.
+pub async fn start_with_toppings() -> (TestServer, TestClient) {
+    let server = start().await;
+    let admin = server.admin_client();
+    seed_toppings(&admin).await;
+    (server, admin)
+}
+
 /// `/apis/<group>/v1beta1/namespaces/<ns>/pizzas`.
 pub fn pizzas(ns: &str) -> String {
     format!("/apis/{GROUP}/v1beta1/namespaces/{ns}/pizzas")

@@ -525,10 +525,10 @@ impl Spawned {
 
     /// The exit status, if the process has exited.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Some(child) = self.child.as_mut() {
-                self.status = child.try_wait().ok().flatten();
-            }
+        if self.status.is_none()
+            && let Some(child) = self.child.as_mut()
+        {
+            self.status = child.try_wait().ok().flatten();
         }
         self.status
     }

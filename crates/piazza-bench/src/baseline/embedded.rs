@@ -1,5 +1,6 @@
-//! The embedded limit: raw creates on piazza-storage's `EmbeddedStore` (one fsynced redb
-//! transaction each), the commit every Piazza write makes, at the same concurrency.
+//! The embedded limit: raw creates on piazza-storage's `EmbeddedStore`, the commit every
+//! Piazza write makes, at the same concurrency. Concurrent creates share fsynced redb
+//! transactions (the store's group commit) exactly as the server's writes do.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -91,10 +91,10 @@ impl ServerProcess {
             }
             let mut session = client.session(0);
             let request = client.request(Method::GET, "/readyz", Bytes::new(), None);
-            if let Ok(fetched) = session.fetch(request).await {
-                if fetched.status == StatusCode::OK {
-                    return Ok(started.elapsed());
-                }
+            if let Ok(fetched) = session.fetch(request).await
+                && fetched.status == StatusCode::OK
+            {
+                return Ok(started.elapsed());
             }
             if started.elapsed() > START_TIMEOUT {
                 return Err(BenchError::Usage(format!(

@@ -256,6 +256,7 @@ impl<H: Object> StoreBuilder<H> {
             table: self.table,
             watch_caches: Arc::default(),
             graceful: super::graceful::Reaper::new(me.clone()),
+            encoded: Default::default(),
         });
         store.ensure_reaper();
         Ok(store)

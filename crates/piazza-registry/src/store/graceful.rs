@@ -472,11 +472,10 @@ async fn follow<H: Object>(store: &Weak<Store<H>>, schedule: &Schedule, mut even
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => {
-                    if matches!(event.event_type, EventType::Added | EventType::Modified) {
-                        if let Some(deadline) = stored_due_at(&event.kv.value) {
+                    if matches!(event.event_type, EventType::Added | EventType::Modified)
+                        && let Some(deadline) = stored_due_at(&event.kv.value) {
                             schedule.insert(event.kv.key, deadline);
                         }
-                    }
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "graceful deletion: the watch ended; listing again");

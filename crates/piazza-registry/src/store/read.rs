@@ -2,7 +2,8 @@
 
 use piazza_core::{ApiError, Object};
 use piazza_storage::{
-    ListOptions, ReadRevision, StorageError, decode_continue, encode_continue, encode_continue_at_latest,
+    KeyValue, ListOptions, ReadRevision, StorageError, decode_continue, encode_continue,
+    encode_continue_at_latest,
 };
 
 use super::Store;
@@ -12,7 +13,7 @@ use crate::selection::Selection;
 /// The message of a 410 for a compacted continue token, as upstream's.
 pub const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
-/// One page of a list, in the hub type.
+/// One page of a list: of objects in the hub type, or of stored key-values.
 #[derive(Debug)]
 pub struct ListPage<H> {
     /// The objects.
@@ -33,13 +34,39 @@ impl<H: Object> Store<H> {
         name: &str,
         revision: ReadRevision,
     ) -> Result<H, ApiError> {
-        let key = self.keys.object(self.scoped(namespace), name);
-        let kv = self.storage.get(&key, revision).await.map_err(|e| self.storage_error(e, name))?;
+        let kv = self.get_stored(namespace, name, revision).await?;
         self.decode_stored(&kv)
+    }
+
+    /// Gets one object as stored, not decoded.
+    pub(crate) async fn get_stored(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<KeyValue, ApiError> {
+        let key = self.keys.object(self.scoped(namespace), name);
+        self.storage.get(&key, revision).await.map_err(|e| self.storage_error(e, name))
     }
 
     /// Lists a collection (one namespace, or all when `namespace` is `None`).
     pub async fn list(&self, namespace: Option<&str>, params: &ListParams) -> Result<ListPage<H>, ApiError> {
+        let page = self.list_stored(namespace, params).await?;
+        let items = page.items.iter().map(|kv| self.decode_stored(kv)).collect::<Result<Vec<_>, _>>()?;
+        Ok(ListPage {
+            items,
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            remaining_item_count: page.remaining_item_count,
+        })
+    }
+
+    /// Lists a collection as stored, not decoded.
+    pub(crate) async fn list_stored(
+        &self,
+        namespace: Option<&str>,
+        params: &ListParams,
+    ) -> Result<ListPage<KeyValue>, ApiError> {
         let prefix = self.keys.collection(self.scoped(namespace));
         let selection = Selection::from_params(params)?;
         let mut options = ListOptions {
@@ -79,9 +106,8 @@ impl<H: Object> Store<H> {
             (true, Some(last)) => Some(encode_continue(&prefix, &last.key, result.revision)),
             _ => None,
         };
-        let items = result.items.iter().map(|kv| self.decode_stored(kv)).collect::<Result<Vec<_>, _>>()?;
         Ok(ListPage {
-            items,
+            items: result.items,
             resource_version: result.revision,
             continue_token,
             remaining_item_count: result.remaining,

@@ -229,7 +229,7 @@ fn translate_change<H: Object>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
@@ -243,7 +243,7 @@ mod tests {
     use super::*;
 
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-    struct Gadget {
+    pub(crate) struct Gadget {
         #[serde(default)]
         metadata: ObjectMeta,
         #[serde(default)]

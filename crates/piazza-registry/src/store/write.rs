@@ -3,7 +3,7 @@
 
 use piazza_core::meta::{DeleteOptions, Preconditions};
 use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupResource, Object, UserInfo};
-use piazza_storage::{ReadRevision, StorageError};
+use piazza_storage::{KeyValue, ReadRevision, StorageError};
 
 use super::Store;
 use super::graceful::{DeletePlan, should_delete_during_update, validate_delete_options};
@@ -12,6 +12,15 @@ use crate::object_meta;
 
 /// How many times a write retries after losing a compare-and-swap race.
 const MAX_CONFLICT_RETRIES: usize = 32;
+
+/// A read of whatever state the watch cache holds (`resourceVersion="0"` semantics).
+const CACHED: ReadRevision = ReadRevision::NotOlderThan(0);
+
+/// Where the guaranteed-update loop reads first: the cached copy, except for a dry run,
+/// whose answer is never checked by a compare-and-swap and so must come from current state.
+fn first_read(dry_run: bool) -> ReadRevision {
+    if dry_run { ReadRevision::Latest } else { CACHED }
+}
 
 /// What a delete did.
 #[derive(Debug)]
@@ -148,11 +157,10 @@ impl<H: Object> Store<H> {
             Err(e @ StorageError::AlreadyExists { .. }) => {
                 let mut err = self.storage_error(e, &name);
                 // As upstream: say so when the name is taken by an object being deleted.
-                if let Ok(existing) = self.storage.get(&key, ReadRevision::Latest).await {
-                    if self.decode_stored(&existing).is_ok_and(|o| o.metadata().deletion_timestamp.is_some())
-                    {
-                        err.message = format!("object is being deleted: {}", err.message);
-                    }
+                if let Ok(existing) = self.storage.get(&key, ReadRevision::Latest).await
+                    && self.decode_stored(&existing).is_ok_and(|o| o.metadata().deletion_timestamp.is_some())
+                {
+                    err.message = format!("object is being deleted: {}", err.message);
                 }
                 return Err(err);
             }
@@ -224,6 +232,12 @@ impl<H: Object> Store<H> {
     /// on it, and compare-and-swap. Losing the race retries, unless the caller named a
     /// resourceVersion, which is then a 409.
     ///
+    /// As upstream's `GuaranteedUpdate` with a cached object, the first attempt starts from
+    /// the watch cache's copy ([`first_read`]: no storage round trip) and lets the
+    /// compare-and-swap catch a stale copy. Whatever a stale copy makes fail (not found, a
+    /// precondition, admission, validation, a lost race) is retried once from a consistent
+    /// read, and only an answer from current state is returned.
+    ///
     /// An update that removes the last finalizer of an object being deleted with no grace
     /// period left removes the object instead (upstream's `ShouldDeleteDuringUpdate`), with
     /// a compare-and-swap delete on the revision read; the answer is the updated object
@@ -243,29 +257,28 @@ impl<H: Object> Store<H> {
         let key = self.keys.object(self.scoped(namespace), name);
         let attributes = self.attributes(Operation::Update, namespace, name, user);
         self.ensure_reaper();
+        let mut revision = first_read(dry_run);
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let current = self
-                .storage
-                .get(&key, ReadRevision::Latest)
-                .await
-                .map_err(|e| self.storage_error(e, name))?;
-            let old = self.decode_stored(&current)?;
-            let (mut candidate, expected_rv) = transform(&old)?;
-            if expected_rv.is_some_and(|rv| rv != current.mod_revision) {
-                return Err(ApiError::optimistic_lock_conflict(&self.descriptor.group_resource(), name));
-            }
-            self.reconcile_namespace(&mut candidate, namespace)?;
-            candidate.metadata_mut().name = Some(name.to_owned());
-            let changed = self.spec_changed(&candidate, &old)?;
-            let mut errs =
-                object_meta::prepare_update_meta(candidate.metadata_mut(), old.metadata(), changed);
-            self.strategy.prepare_for_update(&mut candidate, &old);
-            self.run_admission(&attributes, &mut candidate, Some(&old)).await?;
-            errs.extend(self.strategy.validate_update(&candidate, &old));
-            if !errs.is_empty() {
-                return Err(self.invalid(name, &errs));
-            }
-            self.run_validating_admission(&attributes, &candidate, Some(&old)).await?;
+            let fresh = revision == ReadRevision::Latest;
+            // Anything but the compare-and-swap below fails only from current state.
+            let stale = |e: ApiError| if fresh { Err(e) } else { Ok(()) };
+            revision = ReadRevision::Latest;
+            let current = match self.storage.get(&key, if fresh { revision } else { CACHED }).await {
+                Ok(current) => current,
+                Err(e) => match stale(self.storage_error(e, name)) {
+                    Ok(()) => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            let prepared = self.prepare_update(&attributes, namespace, name, &current, &transform).await;
+            let (candidate, old, expected_rv) = match prepared {
+                Ok(prepared) => prepared,
+                Err(e) => match stale(e) {
+                    Ok(()) => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            let mut candidate = candidate;
             if dry_run {
                 candidate.metadata_mut().resource_version = Some(current.mod_revision.to_string());
                 return Ok(candidate);
@@ -276,10 +289,11 @@ impl<H: Object> Store<H> {
                         candidate.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
                         return Ok(candidate);
                     }
-                    Err(StorageError::Conflict { .. }) if expected_rv.is_none() => continue,
+                    Err(StorageError::Conflict { .. }) if expected_rv.is_none() || !fresh => continue,
                     // Someone else removed it first (racing updates that both cleared the
                     // finalizers): the object is gone either way, as upstream tolerates.
-                    Err(StorageError::NotFound { .. }) => return Ok(candidate),
+                    Err(StorageError::NotFound { .. }) if fresh => return Ok(candidate),
+                    Err(StorageError::NotFound { .. }) => continue,
                     Err(e) => return Err(self.storage_error(e, name)),
                 }
             }
@@ -289,11 +303,45 @@ impl<H: Object> Store<H> {
                     candidate.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
                     return Ok(candidate);
                 }
+                Err(StorageError::Conflict { .. } | StorageError::NotFound { .. }) if !fresh => continue,
                 Err(StorageError::Conflict { .. }) if expected_rv.is_none() => continue,
                 Err(e) => return Err(self.storage_error(e, name)),
             }
         }
         Err(ApiError::optimistic_lock_conflict(&self.descriptor.group_resource(), name))
+    }
+
+    /// One attempt's write pipeline on `current`: `transform`, its resourceVersion
+    /// precondition, metadata rules, admission and validation. Returns the candidate, the
+    /// decoded current object and the precondition.
+    async fn prepare_update<F>(
+        &self,
+        attributes: &Attributes,
+        namespace: Option<&str>,
+        name: &str,
+        current: &KeyValue,
+        transform: &F,
+    ) -> Result<(H, H, Option<u64>), ApiError>
+    where
+        F: Fn(&H) -> Result<(H, Option<u64>), ApiError> + Send + Sync,
+    {
+        let old = self.decode_stored(current)?;
+        let (mut candidate, expected_rv) = transform(&old)?;
+        if expected_rv.is_some_and(|rv| rv != current.mod_revision) {
+            return Err(ApiError::optimistic_lock_conflict(&self.descriptor.group_resource(), name));
+        }
+        self.reconcile_namespace(&mut candidate, namespace)?;
+        candidate.metadata_mut().name = Some(name.to_owned());
+        let changed = self.spec_changed(&candidate, &old)?;
+        let mut errs = object_meta::prepare_update_meta(candidate.metadata_mut(), old.metadata(), changed);
+        self.strategy.prepare_for_update(&mut candidate, &old);
+        self.run_admission(attributes, &mut candidate, Some(&old)).await?;
+        errs.extend(self.strategy.validate_update(&candidate, &old));
+        if !errs.is_empty() {
+            return Err(self.invalid(name, &errs));
+        }
+        self.run_validating_admission(attributes, &candidate, Some(&old)).await?;
+        Ok((candidate, old, expected_rv))
     }
 
     /// Deletes an object, honouring uid and resourceVersion preconditions, graceful
@@ -410,5 +458,184 @@ impl<H: Object> Store<H> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The guaranteed-update loop over a watch cache that lags: the stale first read is only a
+    //! suggestion, and every answer comes from current state.
+
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+    use piazza_storage::{ListOptions, ListResult, Revision, Storage, WatchStream};
+
+    use super::super::watch::tests::Gadget;
+    use super::*;
+
+    /// A backend whose cached reads (`NotOlderThan(0)`) answer from a frozen snapshot, like a
+    /// watch cache that has not seen the latest writes; it counts consistent reads.
+    struct Lagging {
+        inner: Arc<dyn Storage>,
+        frozen: Mutex<HashMap<String, KeyValue>>,
+        latest_reads: AtomicUsize,
+    }
+
+    impl Lagging {
+        /// Freezes the cached view at the backend's current state of `key`.
+        async fn freeze(&self, key: &str) {
+            let current = self.inner.get(key, ReadRevision::Latest).await.ok();
+            let mut frozen = self.frozen.lock().unwrap();
+            match current {
+                Some(kv) => frozen.insert(key.to_owned(), kv),
+                None => frozen.remove(key),
+            };
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Storage for Lagging {
+        async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
+            self.inner.create(key, value).await
+        }
+        async fn get(&self, key: &str, revision: ReadRevision) -> Result<KeyValue, StorageError> {
+            if revision == CACHED {
+                let frozen = self.frozen.lock().unwrap();
+                return frozen
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| StorageError::NotFound { key: key.to_owned() });
+            }
+            if revision == ReadRevision::Latest {
+                self.latest_reads.fetch_add(1, Ordering::SeqCst);
+            }
+            self.inner.get(key, revision).await
+        }
+        async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult, StorageError> {
+            self.inner.list(prefix, options).await
+        }
+        async fn update(
+            &self,
+            key: &str,
+            expected: Revision,
+            value: Bytes,
+        ) -> Result<KeyValue, StorageError> {
+            self.inner.update(key, expected, value).await
+        }
+        async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StorageError> {
+            self.inner.delete(key, expected).await
+        }
+        async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StorageError> {
+            self.inner.watch(prefix, after).await
+        }
+        async fn current_revision(&self) -> Result<Revision, StorageError> {
+            self.inner.current_revision().await
+        }
+        async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
+            self.inner.compact(revision).await
+        }
+        async fn check_health(&self) -> Result<(), StorageError> {
+            self.inner.check_health().await
+        }
+    }
+
+    struct Env {
+        lagging: Arc<Lagging>,
+        store: Arc<Store<Gadget>>,
+        _dir: tempfile::TempDir,
+    }
+
+    const KEY: &str = "/registry/test.piazza.dev/gadgets/default/g";
+
+    fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Storage> = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let lagging = Arc::new(Lagging {
+            inner,
+            frozen: Mutex::new(HashMap::new()),
+            latest_reads: AtomicUsize::new(0),
+        });
+        let storage: Arc<dyn Storage> = lagging.clone();
+        let store = Store::<Gadget>::builder(storage).storage_version::<Gadget>().build().unwrap();
+        Env { lagging, store, _dir: dir }
+    }
+
+    fn gadget(name: &str, size: i64, rv: Option<&str>) -> Gadget {
+        let meta = serde_json::json!({ "name": name, "resourceVersion": rv });
+        serde_json::from_value(serde_json::json!({ "metadata": meta, "size": size })).unwrap()
+    }
+
+    fn size(g: &Gadget) -> i64 {
+        serde_json::to_value(g).unwrap()["size"].as_i64().unwrap()
+    }
+
+    fn rv(g: &Gadget) -> String {
+        g.metadata().resource_version.clone().unwrap()
+    }
+
+    async fn create(env: &Env) -> Gadget {
+        env.store.create(Some("default"), gadget("g", 1, None), &UserInfo::default(), false).await.unwrap()
+    }
+
+    async fn put(env: &Env, size: i64, rv: Option<&str>) -> Result<Gadget, ApiError> {
+        env.store.update(Some("default"), "g", gadget("g", size, rv), &UserInfo::default(), false).await
+    }
+
+    #[tokio::test]
+    async fn a_fresh_cache_costs_no_consistent_read() {
+        let env = env();
+        let created = create(&env).await;
+        assert_eq!(env.store.keys.object(Some("default"), "g"), KEY);
+        env.lagging.freeze(KEY).await;
+        let updated = put(&env, 2, Some(&rv(&created))).await.unwrap();
+        assert_eq!(size(&updated), 2);
+        assert_eq!(env.lagging.latest_reads.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_is_retried_from_current_state() {
+        let env = env();
+        let created = create(&env).await;
+        env.lagging.freeze(KEY).await;
+        let second = put(&env, 2, None).await.unwrap();
+        // The cache still holds the first version: the body's (current) resourceVersion must
+        // not be refused because of it, and the unconditional update must land on top.
+        let third = put(&env, 3, Some(&rv(&second))).await.unwrap();
+        assert!(rv(&third).parse::<u64>().unwrap() > rv(&second).parse::<u64>().unwrap());
+        let fourth = put(&env, 4, None).await.unwrap();
+        assert_eq!(size(&fourth), 4);
+        let stored = env.store.get(Some("default"), "g", ReadRevision::Latest).await.unwrap();
+        assert_eq!((size(&stored), rv(&stored)), (4, rv(&fourth)));
+        // A resourceVersion that really is stale is still a 409.
+        let err = put(&env, 5, Some(&rv(&created))).await.unwrap_err();
+        assert_eq!(err.code, 409);
+    }
+
+    #[tokio::test]
+    async fn an_object_the_cache_has_not_seen_is_found_by_the_retry() {
+        let env = env();
+        create(&env).await;
+        // The cache has no copy at all: the first read is a 404 that must not be reported.
+        let updated = put(&env, 2, None).await.unwrap();
+        assert_eq!(size(&updated), 2);
+        assert!(env.lagging.latest_reads.load(Ordering::SeqCst) >= 1);
+        // While a missing object is still a 404.
+        let missing = gadget("missing", 1, None);
+        let err = env
+            .store
+            .update(Some("default"), "missing", missing, &UserInfo::default(), false)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, 404);
+    }
+
+    #[test]
+    fn only_a_dry_run_starts_from_a_consistent_read() {
+        assert_eq!(first_read(true), ReadRevision::Latest);
+        assert_eq!(first_read(false), CACHED);
     }
 }

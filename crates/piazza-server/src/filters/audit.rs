@@ -20,8 +20,11 @@
 //! - Sinks ([`AuditSink`]) must not block; the log backend queues and drops when full.
 
 pub mod event;
+pub mod metrics;
 pub mod policy;
+pub mod rotate;
 pub mod sink;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -43,7 +46,8 @@ use self::event::{
     EventUser, ObjectReference, micro_time, omit_managed_fields, source_ips, truncate_user_agent,
 };
 pub use self::policy::{Level, Policy, PolicyError, RequestAuditConfig, Stage};
-pub use self::sink::{AuditSink, DEFAULT_LOG_BUFFER_EVENTS, LogBackend};
+pub use self::rotate::Rotation;
+pub use self::sink::{AuditSink, AuditSinks, DEFAULT_LOG_BUFFER_EVENTS, LogBackend};
 use super::Next;
 use super::max_in_flight::is_long_running;
 use crate::body::{BoxError, Request, RequestBody, Response, ResponseBody};
@@ -236,10 +240,10 @@ impl Body for RecordedRequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.capture.lock().unwrap_or_else(|e| e.into_inner()).push(data);
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.capture.lock().unwrap_or_else(|e| e.into_inner()).push(data);
         }
         polled
     }
@@ -271,10 +275,10 @@ impl Body for RecordedResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let (Some(data), Some(capture)) = (frame.data_ref(), self.capture.as_mut()) {
-                capture.push(data);
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let (Some(data), Some(capture)) = (frame.data_ref(), self.capture.as_mut())
+        {
+            capture.push(data);
         }
         polled
     }

@@ -1,5 +1,8 @@
 //! Authorization: may this user do this? Authorizers are asked in order; the first
-//! decision that is not "no opinion" wins, and no opinion at the end is a denial.
+//! decision that is not "no opinion" wins, and no opinion at the end is a denial. An
+//! authorizer that could not decide (a `SubjectAccessReview` that never got an answer) is
+//! passed over like "no opinion", but if nothing allows or denies afterwards the request is
+//! a 500 rather than a 403, as upstream's union authorizer and authorization filter.
 
 use std::sync::Arc;
 
@@ -23,6 +26,9 @@ pub enum Decision {
     Deny(String),
     /// Let the next authorizer decide.
     NoOpinion,
+    /// No decision could be made (for example the cluster did not answer); the next
+    /// authorizer decides, and if none does the request fails with a 500 carrying this.
+    Error(String),
 }
 
 /// One source of authorization decisions.
@@ -104,15 +110,21 @@ pub async fn authorize(
     info: &RequestInfo,
 ) -> Result<(), ApiError> {
     let mut reason = String::new();
+    let mut errors: Vec<String> = Vec::new();
     for authorizer in authorizers {
         match authorizer.authorize(user, info).await {
             Decision::Allow => return Ok(()),
             Decision::Deny(why) => {
                 reason = why;
+                errors.clear();
                 break;
             }
             Decision::NoOpinion => {}
+            Decision::Error(error) => errors.push(error),
         }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::internal(errors.join(", ")));
     }
     if user.name == ANONYMOUS_USER {
         // Anonymous callers are told to authenticate rather than that they are forbidden.
@@ -191,6 +203,27 @@ mod tests {
         );
         let err = authorize(&standalone(), &bob, &info("GET", "/metrics")).await.unwrap_err();
         assert_eq!(err.message, "forbidden: User \"bob\" cannot get path \"/metrics\"");
+    }
+
+    struct Failing;
+
+    #[async_trait]
+    impl Authorizer for Failing {
+        async fn authorize(&self, _user: &UserInfo, _info: &RequestInfo) -> Decision {
+            Decision::Error("connection refused".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_authorizer_that_cannot_decide_fails_closed_with_500() {
+        let mut authorizers = standalone();
+        authorizers.push(Arc::new(Failing));
+        let bob = UserInfo { name: "bob".into(), ..Default::default() };
+        let err = authorize(&authorizers, &bob, &info("GET", "/apis/g.io/v1/pizzas")).await.unwrap_err();
+        assert_eq!(err.code, 500);
+        assert_eq!(err.message, "Internal error occurred: connection refused");
+        // What decides before it still decides.
+        assert!(authorize(&authorizers, &bob, &info("GET", "/healthz")).await.is_ok());
     }
 
     #[tokio::test]

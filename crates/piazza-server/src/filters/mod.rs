@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod body_limit;
+pub mod delegated;
 pub mod impersonation;
 pub mod max_in_flight;
 pub mod panic;

@@ -6,7 +6,9 @@ use piazza_core::Scope;
 use serde::Serialize;
 
 use crate::api_set::ApiSet;
-use crate::handlers::discovery::api_resource;
+use piazza_registry::RestResource;
+
+use crate::handlers::discovery::{api_resource, subresource_entries};
 
 /// The group of the aggregated discovery types.
 pub const DISCOVERY_GROUP: &str = "apidiscovery.k8s.io";
@@ -56,6 +58,34 @@ struct ResourceDiscovery {
     short_names: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     categories: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subresources: Vec<SubresourceDiscovery>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubresourceDiscovery {
+    subresource: String,
+    response_kind: GroupVersionKindRef,
+    verbs: Vec<String>,
+}
+
+/// The `subresources` of a resource in `version`: the legacy entries, with the parent's
+/// group and version for subresources answering with the parent's kind.
+fn subresources(resource: &dyn RestResource, version: &str) -> Vec<SubresourceDiscovery> {
+    let d = resource.descriptor();
+    subresource_entries(resource)
+        .into_iter()
+        .map(|entry| SubresourceDiscovery {
+            subresource: entry.name.rsplit('/').next().unwrap_or_default().to_owned(),
+            response_kind: GroupVersionKindRef {
+                group: entry.group.unwrap_or_else(|| d.group.to_owned()),
+                version: entry.version.unwrap_or_else(|| version.to_owned()),
+                kind: entry.kind,
+            },
+            verbs: entry.verbs,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -121,6 +151,7 @@ pub fn group_discovery_list(apis: &ApiSet, version: &str, core_only: bool) -> Gr
                                     verbs: legacy.verbs,
                                     short_names: legacy.short_names.unwrap_or_default(),
                                     categories: legacy.categories.unwrap_or_default(),
+                                    subresources: subresources(r.as_ref(), v),
                                 }
                             })
                             .collect(),

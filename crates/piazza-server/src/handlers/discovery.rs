@@ -5,7 +5,7 @@ use piazza_core::Scope;
 use piazza_core::meta::{
     APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
 };
-use piazza_registry::ResourceDescriptor;
+use piazza_registry::{ResourceDescriptor, RestResource};
 use sha2::{Digest, Sha256};
 
 use crate::api_set::{ApiGroup, ApiSet};
@@ -71,11 +71,42 @@ pub fn api_resource(d: &ResourceDescriptor) -> APIResource {
     }
 }
 
-/// `/apis/<group>/<version>`.
+/// The discovery entries of a resource's subresources (`pizzas/status`, `pizzas/scale`),
+/// sorted by name as upstream lists its paths. Each carries the subresource's kind, and its
+/// group and version when the kind is another group's (`autoscaling/v1` `Scale`).
+pub fn subresource_entries(resource: &dyn RestResource) -> Vec<APIResource> {
+    let d = resource.descriptor();
+    let mut subs: Vec<_> = resource.subresources().iter().collect();
+    subs.sort_by_key(|s| s.name());
+    subs.into_iter()
+        .map(|sub| {
+            let kind = sub.response_kind();
+            APIResource {
+                name: format!("{}/{}", d.plural, sub.name()),
+                singular_name: String::new(),
+                namespaced: d.scope == Scope::Namespaced,
+                kind: kind.as_ref().map_or_else(|| d.kind.to_owned(), |k| k.kind.clone()),
+                verbs: sub.verbs().iter().map(|v| (*v).to_owned()).collect(),
+                short_names: None,
+                categories: None,
+                storage_version_hash: None,
+                group: kind.as_ref().map(|k| k.group.clone()),
+                version: kind.map(|k| k.version),
+            }
+        })
+        .collect()
+}
+
+/// `/apis/<group>/<version>`: each resource followed by its subresources.
 pub fn api_resource_list(apis: &ApiSet, group: &str, version: &str) -> APIResourceList {
     APIResourceList {
         group_version: format!("{group}/{version}"),
-        resources: apis.resources_in(group, version).map(|r| api_resource(r.descriptor())).collect(),
+        resources: apis
+            .resources_in(group, version)
+            .flat_map(|r| {
+                std::iter::once(api_resource(r.descriptor())).chain(subresource_entries(r.as_ref()))
+            })
+            .collect(),
     }
 }
 

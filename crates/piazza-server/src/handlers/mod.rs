@@ -6,4 +6,5 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod resource;
+pub mod subresource;
 pub mod version;

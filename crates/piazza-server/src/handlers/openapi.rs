@@ -4,11 +4,15 @@
 //!
 //! Schemas come from `schemars` on the author's Rust types, so field docs are the types'
 //! doc comments. Each kind's top-level schema carries `x-kubernetes-group-version-kind`.
+//! Fields carry the `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key` their types
+//! declare (and upstream's for `ObjectMeta`), which the server's strategic merge patch reads
+//! from the same schema, and PATCH operations list the strategic merge patch media type, so
+//! `kubectl apply` computes strategic merge patches for Piazza kinds.
 
 use std::collections::BTreeMap;
 
 use piazza_core::Scope;
-use piazza_registry::RestResource;
+use piazza_registry::{PatchType, RestResource};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -43,10 +47,10 @@ fn definition_name(group: &str, version: &str, type_name: &str) -> String {
 fn prefix_refs(value: &mut Value, prefix_of: &dyn Fn(&str) -> String) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                if let Some(name) = r.strip_prefix(V3_REF) {
-                    *r = format!("{V3_REF}{}", prefix_of(name));
-                }
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix(V3_REF)
+            {
+                *r = format!("{V3_REF}{}", prefix_of(name));
             }
             for v in map.values_mut() {
                 prefix_refs(v, prefix_of);
@@ -64,6 +68,7 @@ fn resource_schemas(resource: &dyn RestResource, version: &str) -> Option<(Strin
     let root = resource.schema(version, &mut generator)?;
     let mut root = root.to_value();
     let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    piazza_registry::store::add_builtin_patch_extensions(&mut defs);
     let rename = |name: &str| {
         if name.starts_with("io.k8s.") { name.to_owned() } else { definition_name(d.group, version, name) }
     };
@@ -118,6 +123,7 @@ fn operation(
             json!({ "content": {
                 "application/json-patch+json": { "schema": { "type": "object" } },
                 "application/merge-patch+json": { "schema": { "type": "object" } },
+                "application/strategic-merge-patch+json": { "schema": { "type": "object" } },
             }, "required": true })
         } else {
             json!({ "content": { "application/json": { "schema": { "$ref": schema_ref } } }, "required": true })
@@ -167,10 +173,10 @@ fn to_v2(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.remove("nullable");
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                if let Some(name) = r.strip_prefix(V3_REF) {
-                    *r = format!("{V2_REF}{name}");
-                }
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix(V3_REF)
+            {
+                *r = format!("{V2_REF}{name}");
             }
             map.values_mut().for_each(to_v2);
         }
@@ -245,7 +251,11 @@ fn v2_operation(op: &mut Value) {
         .unwrap_or(Value::Null);
     map.insert("responses".into(), json!({ "200": { "description": "OK", "schema": schema } }));
     map.insert("produces".into(), json!(["application/json", "application/yaml"]));
-    map.insert("consumes".into(), json!(["application/json", "application/yaml"]));
+    let consumes = match map.get("x-kubernetes-action").and_then(Value::as_str) {
+        Some("patch") => json!(PatchType::SUPPORTED),
+        _ => json!(["application/json", "application/yaml"]),
+    };
+    map.insert("consumes".into(), consumes);
     let mut params: Vec<Value> = map
         .get("parameters")
         .and_then(Value::as_array)
@@ -286,6 +296,23 @@ mod tests {
             "info.programming-kubernetes.restaurant"
         );
         assert_eq!(definition_name("a.b", "v1", "Pizza"), "b.a.v1.Pizza");
+    }
+
+    #[test]
+    fn v2_patch_operations_consume_the_patch_media_types() {
+        let mut op = json!({"x-kubernetes-action": "patch", "requestBody": {}});
+        v2_operation(&mut op);
+        assert_eq!(
+            op["consumes"],
+            json!([
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json"
+            ])
+        );
+        let mut op = json!({"x-kubernetes-action": "put"});
+        v2_operation(&mut op);
+        assert_eq!(op["consumes"], json!(["application/json", "application/yaml"]));
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub fn resolve<'a>(apis: &'a ApiSet, info: &RequestInfo) -> Result<&'a Arc<dyn R
     }
     let resource = apis.find(&info.api_group, &info.api_version, &info.resource).ok_or_else(not_found)?;
     let d = resource.descriptor();
-    if !info.subresource.is_empty() {
+    if !info.subresource.is_empty()
+        && piazza_registry::subresource::find(resource.as_ref(), &info.subresource).is_none()
+    {
         return Err(not_found());
     }
     let has_namespace = !info.namespace.is_empty();
@@ -67,6 +69,9 @@ async fn dispatch(
         .cloned()
         .ok_or_else(|| ApiError::internal("request info missing"))?;
     let resource = resolve(apis, &info)?;
+    if !info.subresource.is_empty() {
+        return super::subresource::dispatch(resource.as_ref(), &info, shutdown, request, accept).await;
+    }
     let d = resource.descriptor();
     if !d.allows(&info.verb) {
         return Err(ApiError::method_not_allowed());

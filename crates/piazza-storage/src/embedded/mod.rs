@@ -2,11 +2,13 @@
 //!
 //! - **Revisions.** A new store is at revision 1 with no keys (like etcd); its first write
 //!   takes revision 2.
-//! - **Durability.** Every write is one redb transaction committed with
+//! - **Durability.** Every write is committed in a redb transaction with
 //!   [`redb::Durability::Immediate`] (fsynced) before the call returns, so `kill -9` loses no
-//!   acknowledged write.
-//! - **Ordering.** Writes are serialized by one lock that is held across commit *and* publish, so
-//!   revisions are committed and published to watchers in order.
+//!   acknowledged write. Writes that arrive while a commit is in progress share the next
+//!   transaction (group commit, see the `group` module): one fsync for many writes, each with
+//!   its own revision, precondition and answer.
+//! - **Ordering.** One committer at a time applies writes in arrival order and publishes their
+//!   events after the commit, so revisions are committed and published to watchers in order.
 //! - **Watch fan-out.** A tokio broadcast ring of events; slow watchers fall back to the on-disk
 //!   history (see the `watch` module), so they never block anyone.
 //! - **Progress.** Its watches never yield progress markers
@@ -20,6 +22,7 @@
 //! The layout of the database is described in the `schema` module.
 
 mod compaction;
+mod group;
 mod read;
 mod schema;
 mod watch;
@@ -27,7 +30,7 @@ mod write;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -73,8 +76,8 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     /// The latest committed revision (updated after commit, before publish).
     current: Arc<AtomicU64>,
-    /// Serializes writes so revisions are committed and published in order.
-    writer: Arc<Mutex<()>>,
+    /// Applies writes in order, batching those that arrive during a commit.
+    writer: Arc<group::GroupCommit>,
     /// The live feed. Watch streams hold receivers only, so dropping the store ends them.
     events: broadcast::Sender<Arc<Event>>,
     options: EmbeddedOptions,
@@ -105,10 +108,12 @@ impl EmbeddedStore {
         let db = Database::create(path.join(DB_FILE)).ctx("opening the database")?;
         let current = init_schema(&db)?;
         let (events, _) = broadcast::channel(options.watch_channel_capacity.max(1));
+        let (db, current) = (Arc::new(db), Arc::new(AtomicU64::new(current)));
+        let writer = group::GroupCommit::new(Arc::clone(&db), Arc::clone(&current), events.clone());
         let store = Arc::new(EmbeddedStore {
-            db: Arc::new(db),
-            current: Arc::new(AtomicU64::new(current)),
-            writer: Arc::new(Mutex::new(())),
+            db,
+            current,
+            writer: Arc::new(writer),
             events,
             options,
             shutdown: Arc::new(Notify::new()),
@@ -145,24 +150,10 @@ impl EmbeddedStore {
         blocking(move || Ok(read::bounds(&read::begin(&db)?)?.compacted)).await
     }
 
-    /// Runs one write under the writer lock, then publishes its event.
-    async fn write<F>(&self, op: F) -> Result<KeyValue, StorageError>
-    where
-        F: FnOnce(&Database) -> Result<write::Written, StorageError> + Send + 'static,
-    {
-        let (db, writer, current, events) =
-            (Arc::clone(&self.db), Arc::clone(&self.writer), Arc::clone(&self.current), self.events.clone());
-        blocking(move || {
-            let _serialized = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let written = op(&db)?;
-            if let Some(event) = written.event {
-                current.store(event.revision(), Ordering::Release);
-                // No receivers is fine: nobody is watching.
-                let _ = events.send(Arc::new(event));
-            }
-            Ok(written.kv)
-        })
-        .await
+    /// How many write transactions (each one fsync) have been committed since the store was
+    /// opened; below the number of writes when group commit batched some.
+    pub fn write_commits(&self) -> u64 {
+        self.writer.batches()
     }
 }
 
@@ -175,8 +166,7 @@ impl Drop for EmbeddedStore {
 #[async_trait::async_trait]
 impl Storage for EmbeddedStore {
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
-        let key = key.to_owned();
-        self.write(move |db| write::create(db, &key, value)).await
+        self.writer.submit(write::Op::Create { key: key.to_owned(), value }).await
     }
 
     async fn get(&self, key: &str, revision: ReadRevision) -> Result<KeyValue, StorageError> {
@@ -195,8 +185,8 @@ impl Storage for EmbeddedStore {
         expected_mod_revision: Revision,
         value: Bytes,
     ) -> Result<KeyValue, StorageError> {
-        let key = key.to_owned();
-        self.write(move |db| write::update(db, &key, expected_mod_revision, value)).await
+        let op = write::Op::Update { key: key.to_owned(), expected: expected_mod_revision, value };
+        self.writer.submit(op).await
     }
 
     async fn delete(
@@ -204,8 +194,7 @@ impl Storage for EmbeddedStore {
         key: &str,
         expected_mod_revision: Option<Revision>,
     ) -> Result<KeyValue, StorageError> {
-        let key = key.to_owned();
-        self.write(move |db| write::delete(db, &key, expected_mod_revision)).await
+        self.writer.submit(write::Op::Delete { key: key.to_owned(), expected: expected_mod_revision }).await
     }
 
     async fn watch(&self, prefix: &str, after_revision: Revision) -> Result<WatchStream, StorageError> {

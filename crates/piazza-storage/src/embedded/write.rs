@@ -1,5 +1,10 @@
-//! Writes: each is one durable redb transaction that takes the next revision. Plain blocking
-//! functions; the store calls them one at a time, under its writer lock, on the blocking pool.
+//! Writes: each takes the next revision inside a durable redb transaction. Plain blocking
+//! functions; the group committer ([`super::group`]) applies a batch of them, in order, in one
+//! transaction and commits once.
+//!
+//! Each write checks its precondition (absent key, expected mod revision) before it changes
+//! anything, so a write whose precondition fails leaves the transaction as it was and the
+//! other writes of its batch are unaffected.
 
 use bytes::Bytes;
 use redb::{Database, Durability, WriteTransaction};
@@ -11,67 +16,115 @@ use super::schema::{
 use crate::error::StorageError;
 use crate::types::{Event, EventType, KeyValue, Revision};
 
+/// One write, as queued for a group commit.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// Create `key`.
+    Create { key: String, value: Bytes },
+    /// Replace `key` if its mod revision is `expected`.
+    Update { key: String, expected: Revision, value: Bytes },
+    /// Delete `key`, if given only when its mod revision is `expected`.
+    Delete { key: String, expected: Option<Revision> },
+}
+
 /// What a write did.
+#[derive(Debug)]
 pub(crate) struct Written {
     /// What the caller gets back.
     pub(crate) kv: KeyValue,
-    /// The event to publish, if a revision was committed.
+    /// The event to publish, if a revision was written.
     pub(crate) event: Option<Event>,
 }
 
-/// Creates `key`.
-pub(crate) fn create(db: &Database, key: &str, value: Bytes) -> Result<Written, StorageError> {
+/// A write's own answer: `Err` is its refusal (not found, already exists, conflict), which
+/// changed nothing.
+pub(crate) type Outcome = Result<Written, StorageError>;
+
+/// Applies `ops` in order in one transaction and commits it durably (one fsync) if any of them
+/// wrote. Returns each write's outcome, in order. `Err` means the transaction failed: nothing
+/// was written and no outcome stands.
+pub(crate) fn apply_batch(db: &Database, ops: Vec<Op>) -> Result<Vec<Outcome>, StorageError> {
     let txn = begin(db)?;
-    if live_version(&txn, key)?.is_some() {
-        return Err(StorageError::AlreadyExists { key: key.to_owned() });
+    let outcomes = ops.into_iter().map(|op| apply(&txn, op)).collect::<Result<Vec<_>, _>>()?;
+    if outcomes.iter().any(|o| o.as_ref().is_ok_and(|w| w.event.is_some())) {
+        commit(txn)?;
     }
-    let rev = append(&txn, key, None, Some(&value))?;
-    commit(txn)?;
-    let kv = KeyValue { key: key.to_owned(), value, create_revision: rev, mod_revision: rev };
-    Ok(Written { event: Some(Event { event_type: EventType::Added, kv: kv.clone(), prev: None }), kv })
+    // Otherwise nothing was written: dropping the transaction aborts it.
+    Ok(outcomes)
+}
+
+/// Applies one write inside `txn`. The outer `Err` is a failure of the transaction itself.
+fn apply(txn: &WriteTransaction, op: Op) -> Result<Outcome, StorageError> {
+    match op {
+        Op::Create { key, value } => create(txn, key, value),
+        Op::Update { key, expected, value } => update(txn, key, expected, value),
+        Op::Delete { key, expected } => delete(txn, key, expected),
+    }
+}
+
+/// Creates `key`.
+fn create(txn: &WriteTransaction, key: String, value: Bytes) -> Result<Outcome, StorageError> {
+    if live_version(txn, &key)?.is_some() {
+        return Ok(Err(StorageError::AlreadyExists { key }));
+    }
+    let rev = append(txn, &key, None, Some(&value))?;
+    let kv = KeyValue { key, value, create_revision: rev, mod_revision: rev };
+    Ok(Ok(Written { event: Some(Event { event_type: EventType::Added, kv: kv.clone(), prev: None }), kv }))
 }
 
 /// Replaces the value of `key` if its mod revision is `expected`.
-pub(crate) fn update(
-    db: &Database,
-    key: &str,
+fn update(
+    txn: &WriteTransaction,
+    key: String,
     expected: Revision,
     value: Bytes,
-) -> Result<Written, StorageError> {
-    let txn = begin(db)?;
-    let prev = live_version(&txn, key)?.ok_or_else(|| StorageError::NotFound { key: key.to_owned() })?;
-    if prev.mod_revision != expected {
-        return Err(StorageError::Conflict { key: key.to_owned(), current_revision: prev.mod_revision });
-    }
+) -> Result<Outcome, StorageError> {
+    let prev = match checked_version(txn, key, Some(expected))? {
+        Ok(prev) => prev,
+        Err(refused) => return Ok(Err(refused)),
+    };
     if prev.value == value {
-        // Nothing to write: the transaction is dropped, which aborts it.
-        return Ok(Written { kv: prev, event: None });
+        // Nothing to write.
+        return Ok(Ok(Written { kv: prev, event: None }));
     }
-    let rev = append(&txn, key, Some(prev.create_revision), Some(&value))?;
-    commit(txn)?;
+    let rev = append(txn, &prev.key, Some(prev.create_revision), Some(&value))?;
     let kv = KeyValue { mod_revision: rev, value, ..prev.clone() };
-    Ok(Written {
+    Ok(Ok(Written {
         event: Some(Event { event_type: EventType::Modified, kv: kv.clone(), prev: Some(prev) }),
         kv,
-    })
+    }))
 }
 
 /// Deletes `key`, if given only when its mod revision is `expected`.
-pub(crate) fn delete(db: &Database, key: &str, expected: Option<Revision>) -> Result<Written, StorageError> {
-    let txn = begin(db)?;
-    let prev = live_version(&txn, key)?.ok_or_else(|| StorageError::NotFound { key: key.to_owned() })?;
-    if let Some(expected) = expected
-        && prev.mod_revision != expected
-    {
-        return Err(StorageError::Conflict { key: key.to_owned(), current_revision: prev.mod_revision });
-    }
-    let rev = append(&txn, key, Some(prev.create_revision), None)?;
-    commit(txn)?;
+fn delete(txn: &WriteTransaction, key: String, expected: Option<Revision>) -> Result<Outcome, StorageError> {
+    let prev = match checked_version(txn, key, expected)? {
+        Ok(prev) => prev,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let rev = append(txn, &prev.key, Some(prev.create_revision), None)?;
     let kv = KeyValue { mod_revision: rev, ..prev.clone() };
-    Ok(Written {
+    Ok(Ok(Written {
         event: Some(Event { event_type: EventType::Deleted, kv: kv.clone(), prev: Some(prev) }),
         kv,
-    })
+    }))
+}
+
+/// The live version of `key`, if it exists and (when given) its mod revision is `expected`;
+/// the inner `Err` is the refusal otherwise.
+fn checked_version(
+    txn: &WriteTransaction,
+    key: String,
+    expected: Option<Revision>,
+) -> Result<Result<KeyValue, StorageError>, StorageError> {
+    let Some(prev) = live_version(txn, &key)? else {
+        return Ok(Err(StorageError::NotFound { key }));
+    };
+    match expected {
+        Some(expected) if prev.mod_revision != expected => {
+            Ok(Err(StorageError::Conflict { key, current_revision: prev.mod_revision }))
+        }
+        _ => Ok(Ok(prev)),
+    }
 }
 
 /// A write transaction that is durable (fsynced) once committed.

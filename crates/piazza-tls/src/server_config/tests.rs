@@ -472,3 +472,76 @@ fn configuration_offers_h2_then_http11_and_requests_optional_client_certs() {
     assert_eq!(config.alpn_protocols, [ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
     assert!(Arc::ptr_eq(&config, &f.tls.config()), "stable while nothing changes");
 }
+
+fn fixture_with_policy(policy: &TlsPolicy) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = StandalonePki::load_or_generate(&dir.path().join("pki")).unwrap();
+    let client_ca = pki.client_ca().unwrap();
+    let tls =
+        ServerTls::with_policy(pki.serving_cert_source(), ClientAuthRoots::new([client_ca.clone()]), policy)
+            .unwrap();
+    Fixture { dir, pki, client_ca, tls }
+}
+
+/// A client offering only `suites` (and only the versions they belong to).
+fn client_offering(ca_pem: &str, suites: &[rustls::CipherSuite]) -> ClientConfig {
+    let mut provider = (*crate::crypto_provider()).clone();
+    provider.cipher_suites.retain(|s| suites.contains(&s.suite()));
+    let versions: Vec<&'static SupportedProtocolVersion> = [&rustls::version::TLS13, &rustls::version::TLS12]
+        .into_iter()
+        .filter(|v| provider.cipher_suites.iter().any(|s| s.version() == *v))
+        .collect();
+    let mut roots = RootCertStore::empty();
+    for cert in der_of(ca_pem) {
+        roots.add(cert).unwrap();
+    }
+    ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+#[tokio::test]
+async fn a_tls13_minimum_refuses_tls12_clients() {
+    let policy = TlsPolicy::new("VersionTLS13", &[]).unwrap();
+    let f = fixture_with_policy(&policy);
+    let (server, client_side) =
+        connect(&f.tls, client(f.pki.ca().cert_pem(), None, &[b"h2"], TLS12_ONLY)).await;
+    assert!(server.is_err(), "the server refuses the handshake");
+    assert!(client_side.is_err(), "the client sees the refusal");
+
+    let (server, _) = connect(&f.tls, client(f.pki.ca().cert_pem(), None, &[b"h2"], BOTH)).await;
+    assert_eq!(server.unwrap().version, Some(ProtocolVersion::TLSv1_3));
+}
+
+#[tokio::test]
+async fn a_cipher_suite_list_is_honoured() {
+    use rustls::CipherSuite as S;
+    // The standalone serving key is ECDSA.
+    let policy = TlsPolicy::new("", &["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256".to_owned()]).unwrap();
+    let f = fixture_with_policy(&policy);
+    let ca = f.pki.ca().cert_pem();
+
+    let other = client_offering(ca, &[S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]);
+    let (server, client_side) = connect(&f.tls, other).await;
+    assert!(server.is_err() && client_side.is_err(), "no common suite, no handshake");
+
+    let allowed = client_offering(ca, &[S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]);
+    let (server, _) = connect(&f.tls, allowed).await;
+    assert_eq!(server.unwrap().version, Some(ProtocolVersion::TLSv1_2));
+
+    // TLS 1.3 suites stay available, as in Go, because the list names none of them.
+    let tls13 = client_offering(ca, &[S::TLS13_CHACHA20_POLY1305_SHA256]);
+    let (server, _) = connect(&f.tls, tls13).await;
+    assert_eq!(server.unwrap().version, Some(ProtocolVersion::TLSv1_3));
+
+    // Naming a TLS 1.3 suite narrows TLS 1.3 as well.
+    let narrowed = TlsPolicy::new("VersionTLS13", &["TLS_AES_128_GCM_SHA256".to_owned()]).unwrap();
+    let f = fixture_with_policy(&narrowed);
+    let ca = f.pki.ca().cert_pem();
+    let (server, _) = connect(&f.tls, client_offering(ca, &[S::TLS13_AES_256_GCM_SHA384])).await;
+    assert!(server.is_err());
+    let (server, _) = connect(&f.tls, client_offering(ca, &[S::TLS13_AES_128_GCM_SHA256])).await;
+    assert!(server.is_ok());
+}

@@ -165,10 +165,10 @@ pub fn source_ips(headers: &http::HeaderMap, peer: Option<IpAddr>) -> Vec<String
         if ips.len() >= MAX_SOURCE_IPS {
             break;
         }
-        if let Ok(ip) = candidate.trim().parse::<IpAddr>() {
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
+        if let Ok(ip) = candidate.trim().parse::<IpAddr>()
+            && !ips.contains(&ip)
+        {
+            ips.push(ip);
         }
     }
     if let Some(peer) = peer.filter(|p| !ips.contains(p)) {

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 
 use super::event::Event;
+use super::metrics::{AuditMetrics, BackendCounters};
+use super::rotate::{RotatingFile, Rotation};
 use crate::handlers::metrics::MetricsSource;
 
 /// The default number of events the log backend queues before it drops.
@@ -32,6 +34,17 @@ impl AuditSink for () {
 impl<F: Fn(&Event) + Send + Sync + 'static> AuditSink for F {
     fn process(&self, event: &Event) {
         self(event)
+    }
+}
+
+/// Several sinks: each event goes to every one, in order.
+pub struct AuditSinks(pub Vec<std::sync::Arc<dyn AuditSink>>);
+
+impl AuditSink for AuditSinks {
+    fn process(&self, event: &Event) {
+        for sink in &self.0 {
+            sink.process(event);
+        }
     }
 }
 
@@ -58,13 +71,16 @@ impl LogBackend {
     /// Opens `path` for appending (`-` is standard output) and starts the writer thread, with
     /// room for `buffer` queued events.
     pub fn open(path: &Path, buffer: usize) -> std::io::Result<Self> {
+        Self::open_rotating(path, buffer, Rotation::default())
+    }
+
+    /// Like [`open`](Self::open), rotating the file as `rotation` says (standard output is
+    /// never rotated).
+    pub fn open_rotating(path: &Path, buffer: usize, rotation: Rotation) -> std::io::Result<Self> {
         if path == Path::new("-") {
             return Self::with_writer(std::io::stdout(), buffer);
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        Self::with_writer(std::fs::OpenOptions::new().create(true).append(true).open(path)?, buffer)
+        Self::with_writer(RotatingFile::open(path, rotation)?, buffer)
     }
 
     /// Writes to `out` from a writer thread, with room for `buffer` queued events.
@@ -129,18 +145,22 @@ impl AuditSink for LogBackend {
     }
 }
 
+impl BackendCounters for LogBackend {
+    fn plugin(&self) -> &'static str {
+        "log"
+    }
+
+    fn events(&self) -> u64 {
+        self.counters.events.load(Ordering::Relaxed)
+    }
+
+    fn errors(&self) -> u64 {
+        self.dropped()
+    }
+}
+
 impl MetricsSource for LogBackend {
     fn render(&self, out: &mut String) {
-        out.push_str(
-            "# HELP apiserver_audit_event_total Audit events generated and sent to the audit backend.\n",
-        );
-        out.push_str("# TYPE apiserver_audit_event_total counter\n");
-        out.push_str(&format!(
-            "apiserver_audit_event_total {}\n",
-            self.counters.events.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP apiserver_audit_error_total Audit events dropped: the queue was full or a write failed.\n");
-        out.push_str("# TYPE apiserver_audit_error_total counter\n");
-        out.push_str(&format!("apiserver_audit_error_total{{plugin=\"log\"}} {}\n", self.dropped()));
+        AuditMetrics(vec![Arc::new(self.clone())]).render(out);
     }
 }

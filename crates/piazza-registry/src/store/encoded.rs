@@ -1,0 +1,227 @@
+//! Reads answered as encoded JSON: GET of one object and the items of a LIST, through the
+//! store's [`EncodedCache`](super::encoded_cache::EncodedCache), so that an unchanged
+//! object revision is decoded, converted and encoded once per served version, not once per
+//! request.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use piazza_codec::object::json_to_yaml;
+use piazza_codec::{Format, Target};
+use piazza_core::{ApiError, Object};
+use piazza_storage::{KeyValue, ReadRevision};
+
+use super::encoded_cache::Lookup;
+use super::{ListPage, Store};
+use crate::params::ListParams;
+use crate::rest::{Encoded, RestContext};
+use crate::version::VersionCodec;
+
+impl<H: Object> Store<H> {
+    /// One object as JSON in `codec`'s version, its resourceVersion set.
+    pub(crate) async fn get_json(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        namespace: Option<&str>,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<Bytes, ApiError> {
+        let kv = self.get_stored(namespace, name, revision).await?;
+        let lookup = lookup(&kv, codec.version());
+        if let Some(body) = self.encoded.get(lookup) {
+            return Ok(body);
+        }
+        let body = self.encode_stored(codec, &kv)?;
+        self.encoded.insert(lookup, body.clone());
+        Ok(body)
+    }
+
+    /// One page of a collection with each item as JSON in `codec`'s version.
+    #[cfg(test)]
+    pub(crate) async fn list_json(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        namespace: Option<&str>,
+        params: &ListParams,
+    ) -> Result<ListPage<Bytes>, ApiError> {
+        let page = self.list_stored(namespace, params).await?;
+        let fresh = self.encode_missing(codec, &page.items)?;
+        let view = self.encoded.view();
+        let items = page
+            .items
+            .iter()
+            .zip(fresh)
+            .map(|(kv, fresh)| fresh.or_else(|| view.get(lookup(kv, codec.version())).cloned()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::internal("an encoding left the cache"))?;
+        drop(view);
+        Ok(ListPage {
+            items,
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            remaining_item_count: page.remaining_item_count,
+        })
+    }
+
+    /// Encodes (and caches) the stored objects whose encoding in `codec`'s version is not
+    /// cached: one entry per object, `Some` for those encoded now.
+    fn encode_missing(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        kvs: &[KeyValue],
+    ) -> Result<Vec<Option<Bytes>>, ApiError> {
+        let version = codec.version();
+        let missing: Vec<usize> = {
+            let view = self.encoded.view();
+            (0..kvs.len()).filter(|&i| view.get(lookup(&kvs[i], version)).is_none()).collect()
+        };
+        let mut fresh = vec![None; kvs.len()];
+        if missing.is_empty() {
+            return Ok(fresh);
+        }
+        for &i in &missing {
+            fresh[i] = Some(self.encode_stored(codec, &kvs[i])?);
+        }
+        let inserts = missing.iter().filter_map(|&i| Some((lookup(&kvs[i], version), fresh[i].clone()?)));
+        self.encoded.insert_many(inserts);
+        Ok(fresh)
+    }
+
+    /// Writes the stored objects as JSON in `codec`'s version into `body`, separated by
+    /// commas: copied from the cache under one read lock, without touching reference counts;
+    /// objects not cached yet are encoded and cached first.
+    fn write_items(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        kvs: &[KeyValue],
+        body: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let version = codec.version();
+        let fresh = self.encode_missing(codec, kvs)?;
+        let view = self.encoded.view();
+        for (i, (kv, fresh)) in kvs.iter().zip(&fresh).enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            match fresh.as_ref().or_else(|| view.get(lookup(kv, version))) {
+                Some(item) => body.extend_from_slice(item),
+                // evicted since it was looked up: encode it again (rare)
+                None => body.extend_from_slice(&self.encode_stored(codec, kv)?),
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes a stored object, converts it to `codec`'s version and encodes it as JSON.
+    fn encode_stored(&self, codec: &Arc<dyn VersionCodec<H>>, kv: &KeyValue) -> Result<Bytes, ApiError> {
+        let object = self.decode_stored(kv)?;
+        codec.encode_owned(object, Format::Json).map(Bytes::from)
+    }
+}
+
+/// The cache key of a stored object's encoding in `version`.
+fn lookup<'a>(kv: &'a KeyValue, version: &'static str) -> Lookup<'a> {
+    Lookup { key: &kv.key, mod_revision: kv.mod_revision, version }
+}
+
+/// The `metadata` of a list response for `page`: its resourceVersion, continue token and
+/// remaining item count.
+pub(crate) fn list_metadata<T>(page: &ListPage<T>) -> serde_json::Value {
+    let mut metadata = serde_json::json!({ "resourceVersion": page.resource_version.to_string() });
+    if let Some(token) = &page.continue_token {
+        metadata["continue"] = token.clone().into();
+    }
+    if let Some(remaining) = page.remaining_item_count {
+        metadata["remainingItemCount"] = remaining.into();
+    }
+    metadata
+}
+
+impl<H: Object> Store<H> {
+    /// A GET answered with the object itself, in the JSON or YAML `ctx.format`.
+    pub(crate) async fn get_encoded(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        ctx: &RestContext,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<Encoded, ApiError> {
+        let json = self.get_json(codec, ctx.namespace.as_deref(), name, revision).await?;
+        let body = if ctx.format == Format::Yaml { json_to_yaml(&json)? } else { json.to_vec() };
+        Ok(object_response(body, ctx.format))
+    }
+
+    /// A LIST answered with the objects themselves (a `<Kind>List`), in the JSON or YAML
+    /// `ctx.format`.
+    pub(crate) async fn list_encoded(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        ctx: &RestContext,
+        params: &ListParams,
+    ) -> Result<Encoded, ApiError> {
+        let page = self.list_stored(ctx.namespace.as_deref(), params).await?;
+        let metadata = serde_json::to_vec(&list_metadata(&page)).map_err(ApiError::internal)?;
+        let type_meta = codec.type_meta();
+        let list_kind = format!("{}List", type_meta.kind);
+        let mut json = list_head(&type_meta.api_version, &list_kind, &metadata, page.items.len());
+        self.write_items(codec, &page.items, &mut json)?;
+        json.extend_from_slice(b"]}");
+        let body = if ctx.format == Format::Yaml { json_to_yaml(&json)? } else { json };
+        Ok(object_response(body, ctx.format))
+    }
+}
+
+fn object_response(body: Vec<u8>, format: Format) -> Encoded {
+    Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() }
+}
+
+/// The start of a `<Kind>List` body, up to the opening bracket of its items: type metadata
+/// and the list `metadata` (already JSON), in a buffer sized for `items` more objects of a
+/// typical size.
+pub(crate) fn list_head(api_version: &str, list_kind: &str, metadata: &[u8], items: usize) -> Vec<u8> {
+    const TYPICAL_ITEM: usize = 512;
+    let mut body = Vec::with_capacity(128 + metadata.len() + items.saturating_mul(TYPICAL_ITEM));
+    body.extend_from_slice(b"{\"apiVersion\":");
+    body.extend_from_slice(&json_string(api_version));
+    body.extend_from_slice(b",\"kind\":");
+    body.extend_from_slice(&json_string(list_kind));
+    body.extend_from_slice(b",\"metadata\":");
+    body.extend_from_slice(metadata);
+    body.extend_from_slice(b",\"items\":[");
+    body
+}
+
+fn json_string(text: &str) -> Vec<u8> {
+    serde_json::to_vec(text).unwrap_or_else(|_| b"\"\"".to_vec())
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn list_head_starts_the_list_json() {
+        let mut body = list_head("g.io/v1", "ThingList", br#"{"resourceVersion":"7"}"#, 2);
+        body.extend_from_slice(br#"{"a":1},{"b":"x\"y"}]}"#);
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "apiVersion": "g.io/v1",
+                "kind": "ThingList",
+                "metadata": {"resourceVersion": "7"},
+                "items": [{"a": 1}, {"b": "x\"y"}],
+            })
+        );
+    }
+
+    #[test]
+    fn empty_list_body() {
+        let mut body = list_head("g.io/v1", "ThingList", b"{}", 0);
+        body.extend_from_slice(b"]}");
+        assert_eq!(body, br#"{"apiVersion":"g.io/v1","kind":"ThingList","metadata":{},"items":[]}"#);
+    }
+}

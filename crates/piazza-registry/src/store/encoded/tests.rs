@@ -1,0 +1,158 @@
+//! Encoded reads against a real (embedded) store: the cached bytes are exactly what
+//! decoding and encoding would give, per served version, and follow new revisions.
+
+use std::sync::Arc;
+
+use piazza_core::meta::ObjectMeta;
+use piazza_core::{Resource, Scope, UserInfo, impl_object};
+use piazza_storage::Storage;
+use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// The hub, also served and stored as `v1`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct Widget {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    color: String,
+}
+
+/// `v2`, which calls the color `paint`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+struct WidgetV2 {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    paint: String,
+}
+
+impl_object!(Widget, WidgetV2);
+
+/// `Resource` for one version of the Widget kind.
+macro_rules! widget_version {
+    ($ty:ty, $version:literal) => {
+        impl Resource for $ty {
+            const GROUP: &'static str = "encoded.piazza.dev";
+            const VERSION: &'static str = $version;
+            const KIND: &'static str = "Widget";
+            const PLURAL: &'static str = "widgets";
+            const SINGULAR: &'static str = "widget";
+            const SCOPE: Scope = Scope::Namespaced;
+        }
+    };
+}
+
+widget_version!(Widget, "v1");
+widget_version!(WidgetV2, "v2");
+
+impl From<Widget> for WidgetV2 {
+    fn from(w: Widget) -> Self {
+        Self { metadata: w.metadata, paint: w.color }
+    }
+}
+
+impl From<WidgetV2> for Widget {
+    fn from(w: WidgetV2) -> Self {
+        Self { metadata: w.metadata, color: w.paint }
+    }
+}
+
+struct Env {
+    store: Arc<Store<Widget>>,
+    _dir: tempfile::TempDir,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let store =
+        Store::<Widget>::builder(storage).storage_version::<Widget>().version::<WidgetV2>().build().unwrap();
+    Env { store, _dir: dir }
+}
+
+fn widget(name: &str, color: &str) -> Widget {
+    Widget { metadata: ObjectMeta { name: Some(name.into()), ..ObjectMeta::default() }, color: color.into() }
+}
+
+async fn create(env: &Env, name: &str, color: &str) -> Widget {
+    env.store.create(Some("ns"), widget(name, color), &UserInfo::default(), false).await.unwrap()
+}
+
+/// What the undecorated path gives: decode the stored object, encode it in `version`.
+async fn reference(env: &Env, version: &str, name: &str) -> Vec<u8> {
+    let object = env.store.get(Some("ns"), name, ReadRevision::Latest).await.unwrap();
+    env.store.version(version).unwrap().encode(&object, Format::Json).unwrap()
+}
+
+#[tokio::test]
+async fn get_json_is_the_encoding_and_is_reused_until_the_object_changes() {
+    let env = env();
+    let created = create(&env, "a", "red").await;
+    for version in ["v1", "v2"] {
+        let codec = env.store.version(version).unwrap();
+        let first = env.store.get_json(codec, Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+        assert_eq!(first, reference(&env, version, "a").await, "{version}");
+        let again = env.store.get_json(codec, Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+        assert_eq!(first.as_ptr(), again.as_ptr(), "{version}: served from the cache");
+    }
+    let v2 = env.store.version("v2").unwrap();
+    let json = env.store.get_json(v2, Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(value["apiVersion"], "encoded.piazza.dev/v2");
+    assert_eq!(value["paint"], "red");
+    assert_eq!(value["metadata"]["resourceVersion"], created.metadata.resource_version.unwrap().as_str());
+
+    let mut changed = env.store.get(Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+    changed.color = "blue".into();
+    let updated = env.store.update(Some("ns"), "a", changed, &UserInfo::default(), false).await.unwrap();
+    let json = env.store.get_json(v2, Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(value["paint"], "blue");
+    assert_eq!(value["metadata"]["resourceVersion"], updated.metadata.resource_version.unwrap().as_str());
+    assert_eq!(json, reference(&env, "v2", "a").await);
+}
+
+#[tokio::test]
+async fn get_json_of_a_missing_object_is_404() {
+    let env = env();
+    let codec = env.store.version("v1").unwrap();
+    let err = env.store.get_json(codec, Some("ns"), "nope", ReadRevision::Latest).await.unwrap_err();
+    assert_eq!(err.code, 404);
+}
+
+#[tokio::test]
+async fn list_json_items_are_the_encodings_with_page_metadata() {
+    let env = env();
+    for (name, color) in [("a", "red"), ("b", "green"), ("c", "blue")] {
+        create(&env, name, color).await;
+    }
+    let codec = env.store.version("v2").unwrap();
+    let params = ListParams { limit: Some(2), ..ListParams::default() };
+    let page = env.store.list_json(codec, Some("ns"), &params).await.unwrap();
+    assert_eq!(page.items, vec![reference(&env, "v2", "a").await, reference(&env, "v2", "b").await]);
+    assert!(page.continue_token.is_some());
+    assert_eq!(page.remaining_item_count, Some(1));
+    // The second listing reuses the first one's bytes, and a GET shares them too.
+    let again = env.store.list_json(codec, Some("ns"), &params).await.unwrap();
+    assert_eq!(again.items[0].as_ptr(), page.items[0].as_ptr());
+    let got = env.store.get_json(codec, Some("ns"), "b", ReadRevision::Latest).await.unwrap();
+    assert_eq!(got.as_ptr(), page.items[1].as_ptr());
+    let metadata = list_metadata(&page);
+    assert_eq!(metadata["remainingItemCount"], 1);
+    assert_eq!(metadata["resourceVersion"], page.resource_version.to_string().as_str());
+    assert_eq!(metadata["continue"], page.continue_token.as_deref().unwrap());
+}
+
+#[test]
+fn stored_objects_are_recognised_by_their_leading_type_metadata() {
+    let prefix = br#"{"apiVersion":"g.io/v1","kind":"Thing""#;
+    assert!(super::super::written_in(prefix, br#"{"apiVersion":"g.io/v1","kind":"Thing","spec":1}"#));
+    assert!(super::super::written_in(prefix, br#"{"apiVersion":"g.io/v1","kind":"Thing"}"#));
+    assert!(!super::super::written_in(prefix, br#"{"apiVersion":"g.io/v1","kind":"Things"}"#));
+    assert!(!super::super::written_in(prefix, br#"{"kind":"Thing","apiVersion":"g.io/v1"}"#));
+    assert!(!super::super::written_in(b"", b"{}"));
+}
