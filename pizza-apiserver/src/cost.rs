@@ -113,7 +113,7 @@ async fn watch_toppings(toppings: &Store<Topping>, status: &Store<Pizza>) -> Res
     while let Some(event) = events.next().await {
         match event {
             HubWatchEvent::Added(t) | HubWatchEvent::Modified(t) | HubWatchEvent::Deleted(t) => {
-                let name = t.metadata.name.unwrap_or_default();
+                let name = t.metadata.name.clone().unwrap_or_default();
                 reprice(toppings, status, Some(&name)).await?;
             }
             HubWatchEvent::Error(e) => return Err(e),

@@ -12,10 +12,10 @@ pub mod kitchen;
 
 use std::sync::Arc;
 
-use piazza::registry::BuildError;
 use piazza::registry::subresource::WithSubresources;
 use piazza::registry::subresource::scale::ScaleSubresource;
 use piazza::registry::subresource::status::StatusSubresource;
+use piazza::registry::{BuildError, StoreBuilder};
 use piazza::{RestResource, Storage, Store};
 
 use crate::admission::PizzaToppings;
@@ -26,6 +26,14 @@ use crate::apis::topping::{Topping, ToppingColumns, ToppingStrategy};
 use crate::apis::{GROUP, menu};
 use crate::cost::{PizzaCost, spawn_cost_controller};
 use crate::kitchen::{Bake, Oven};
+
+/// Declares the fields Pizza lists and watches may be selected on besides the name and
+/// namespace (as a CRD's `selectableFields`): `status.phase` and `spec.slices`.
+fn selectable_pizza_fields(builder: StoreBuilder<Pizza>) -> StoreBuilder<Pizza> {
+    builder
+        .selectable_field("status.phase", |p: &Pizza| p.phase.clone())
+        .selectable_field("spec.slices", |p: &Pizza| p.slices)
+}
 
 /// Builds the group's stores on `storage`, under the default key prefix `/registry`.
 pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
@@ -43,7 +51,7 @@ pub fn resources_with_prefix(
         .strategy(ToppingStrategy)
         .table_columns(ToppingColumns)
         .build()?;
-    let pizzas = Store::<Pizza>::builder(Arc::clone(&storage))
+    let pizzas = selectable_pizza_fields(Store::<Pizza>::builder(Arc::clone(&storage)))
         .key_prefix(key_prefix)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
@@ -53,7 +61,7 @@ pub fn resources_with_prefix(
         .admission(PizzaCost::new(Arc::clone(&toppings)))
         .build()?;
     // `pizzas/status`: the same objects with the status strategy (the spec is kept).
-    let pizza_status = Store::<Pizza>::builder(storage)
+    let pizza_status = selectable_pizza_fields(Store::<Pizza>::builder(storage))
         .key_prefix(key_prefix)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
@@ -61,7 +69,7 @@ pub fn resources_with_prefix(
         .table_columns(PizzaColumns)
         .build()?;
     spawn_cost_controller(Arc::clone(&toppings), Arc::clone(&pizza_status));
-    let menu_pizzas = Store::<Pizza>::builder(Arc::clone(pizzas.storage()))
+    let menu_pizzas = selectable_pizza_fields(Store::<Pizza>::builder(Arc::clone(pizzas.storage())))
         .key_prefix(key_prefix)
         .version::<menu::Pizza>()
         .stored_as::<v1beta1::Pizza>()

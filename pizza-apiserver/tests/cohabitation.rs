@@ -104,7 +104,7 @@ async fn two_groups_share_the_same_objects_and_events() {
                 HubWatchEvent::Deleted(o) => ("DELETED", o),
                 other => panic!("unexpected event {other:?}"),
             };
-            out.push((kind.to_owned(), object.metadata.resource_version.unwrap()));
+            out.push((kind.to_owned(), object.metadata.resource_version.clone().unwrap()));
         }
         out
     }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_common::*;
 use piazza_testing::{TestClient, TestServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn start_with(args: &[&str]) -> TestServer {
     TestServer::start_with_args(args, |storage| {
@@ -98,15 +97,6 @@ async fn a_rapid_reset_burst_ends_that_connection_only() {
     // Other connections are served.
     admin.http2().get("/healthz").await.expect(200);
     admin.get(&path).await.expect(200);
-}
-
-/// Sends a raw HTTP/1.1 request and reads until the server closes the connection (or 5 s).
-async fn raw_http1(client: &TestClient, request: &str) -> (String, bool) {
-    let mut tls = client.connect_tls().await.expect("TLS handshake");
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut received = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut received)).await.is_ok();
-    (String::from_utf8_lossy(&received).into_owned(), closed)
 }
 
 #[tokio::test]

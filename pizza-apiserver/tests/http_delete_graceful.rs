@@ -61,7 +61,9 @@ async fn a_grace_period_keeps_the_pizza_visible_until_it_ends() {
     assert_eq!(answer["kind"], "Pizza", "a deletion that keeps the object answers the object");
     assert_eq!(answer["metadata"]["deletionGracePeriodSeconds"], 2);
     let deadline = deletion_timestamp(&answer);
-    assert!(deadline.as_second() >= asked.as_second() + 2 && deadline.as_second() <= asked.as_second() + 3);
+    // Two seconds after the server took the request, which may itself take a moment on a
+    // loaded machine.
+    assert!(deadline.as_second() >= asked.as_second() + 2 && deadline.as_second() <= asked.as_second() + 4);
     assert_eq!(answer["metadata"]["generation"], 2);
 
     let visible = admin.get(&pizza("default", "slow")).await.expect_json(200);
@@ -76,7 +78,7 @@ async fn a_grace_period_keeps_the_pizza_visible_until_it_ends() {
     assert_eq!(deleted["type"], "DELETED");
     assert_eq!(deleted["object"]["metadata"]["name"], "slow");
     assert!(jiff::Timestamp::now().as_second() >= deadline.as_second(), "removed before its deadline");
-    wait_gone(&admin, &pizza("default", "slow"), Duration::from_secs(1)).await;
+    wait_gone(&admin, &pizza("default", "slow"), Duration::from_secs(5)).await;
     watch.expect_quiet(Duration::from_millis(200)).await;
 }
 

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod object_meta;
 pub mod params;
 pub mod rest;
+pub mod selectable;
 pub mod selection;
 pub mod storage_errors;
 pub mod store;

@@ -219,17 +219,50 @@ pub fn generate_name(meta: &mut ObjectMeta) {
     }
     let Some(base) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) else { return };
     let base: String = base.chars().take(MAX_GENERATE_BASE).collect();
+    meta.name = Some(format!("{base}{}", random_suffix()));
+}
+
+/// True when a create must pick the name itself: no name, and a `generateName`.
+pub fn needs_name_generation(meta: &ObjectMeta) -> bool {
+    meta.name.as_deref().is_none_or(str::is_empty)
+        && meta.generate_name.as_deref().is_some_and(|g| !g.is_empty())
+}
+
+fn random_suffix() -> String {
+    #[cfg(test)]
+    if let Some(suffix) = test_suffixes::next() {
+        return suffix;
+    }
     let mut rng = rand::rng();
-    let suffix: String = (0..GENERATE_SUFFIX_LEN)
+    (0..GENERATE_SUFFIX_LEN)
         .map(|_| GENERATE_ALPHABET[rng.random_range(0..GENERATE_ALPHABET.len())] as char)
-        .collect();
-    meta.name = Some(format!("{base}{suffix}"));
+        .collect()
+}
+
+/// Tests script the "random" suffixes of this thread, to provoke name collisions.
+#[cfg(test)]
+pub(crate) mod test_suffixes {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    thread_local! {
+        static QUEUE: RefCell<VecDeque<String>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// The next suffixes [`super::generate_name`] uses on this thread, in order.
+    pub(crate) fn script(suffixes: &[&str]) {
+        QUEUE.with(|q| q.borrow_mut().extend(suffixes.iter().map(|s| (*s).to_owned())));
+    }
+
+    pub(super) fn next() -> Option<String> {
+        QUEUE.with(|q| q.borrow_mut().pop_front())
+    }
 }
 
 /// Sets the system fields of a new object: uid, creationTimestamp, generation 1; clears
 /// fields clients may not set.
 pub fn prepare_create_meta(meta: &mut ObjectMeta) {
-    meta.uid = Some(uuid::Uuid::new_v4().to_string());
+    meta.uid = Some(uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string());
     meta.creation_timestamp = Some(now());
     meta.generation = Some(1);
     meta.resource_version = None;

@@ -1,15 +1,17 @@
 //! Label and field selection of lists and watches. Selectors are parsed once per request;
-//! stored objects are matched on their metadata without decoding the whole object.
+//! stored objects are matched on their metadata without decoding the whole object, unless
+//! the selector names an author-declared field ([`SelectableFields`]).
 
 use std::collections::BTreeMap;
 
-use piazza_core::ApiError;
 use piazza_core::meta::ObjectMeta;
 use piazza_core::selector::{FieldSelector, LabelSelector};
+use piazza_core::{ApiError, Object};
 use piazza_storage::{KeyValue, Predicate};
 use serde::Deserialize;
 
 use crate::params::ListParams;
+use crate::selectable::SelectableFields;
 
 /// The fields every kind can be selected on.
 pub const DEFAULT_SELECTABLE_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
@@ -19,6 +21,9 @@ pub const DEFAULT_SELECTABLE_FIELDS: &[&str] = &["metadata.name", "metadata.name
 pub struct Selection {
     label: LabelSelector,
     field: FieldSelector,
+    /// True when a field requirement names an author-declared field, so matching needs
+    /// the decoded object.
+    needs_object: bool,
 }
 
 #[derive(Deserialize)]
@@ -38,18 +43,30 @@ struct SelectableMeta {
 }
 
 impl Selection {
-    /// Parses the selectors of `params`; `None` when there are none. Malformed selectors
-    /// and unsupported fields are a 400.
+    /// Parses the selectors of `params` for a kind selectable on the default fields only;
+    /// `None` when there are none. Malformed selectors and unsupported fields are a 400.
     pub fn from_params(params: &ListParams) -> Result<Option<Self>, ApiError> {
+        Self::from_params_with(params, DEFAULT_SELECTABLE_FIELDS)
+    }
+
+    /// [`from_params`](Self::from_params) for a kind selectable on `supported` fields
+    /// (the defaults included).
+    pub fn from_params_with(params: &ListParams, supported: &[&str]) -> Result<Option<Self>, ApiError> {
         let label = LabelSelector::parse(params.label_selector.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let field = FieldSelector::parse(params.field_selector.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        field.check_supported(DEFAULT_SELECTABLE_FIELDS).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        field.check_supported(supported).map_err(|e| ApiError::bad_request(e.to_string()))?;
         if label.is_empty() && field.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Self { label, field }))
+        let needs_object = field.fields().any(|f| !DEFAULT_SELECTABLE_FIELDS.contains(&f));
+        Ok(Some(Self { label, field, needs_object }))
+    }
+
+    /// True when matching needs the decoded object, not just its metadata.
+    pub fn needs_object(&self) -> bool {
+        self.needs_object
     }
 
     fn matches_parts(
@@ -72,6 +89,18 @@ impl Selection {
         self.matches_parts(meta.name.as_deref(), meta.namespace.as_deref(), meta.labels.as_ref())
     }
 
+    /// True if a decoded object matches, on its metadata and its declared `fields`.
+    pub fn matches_object<H: Object>(&self, object: &H, fields: &SelectableFields<H>) -> bool {
+        let meta = object.metadata();
+        let empty = BTreeMap::new();
+        self.label.matches(meta.labels.as_ref().unwrap_or(&empty))
+            && self.field.matches(|f| match f {
+                "metadata.name" => meta.name.clone(),
+                "metadata.namespace" => meta.namespace.clone(),
+                _ => fields.value(f, object),
+            })
+    }
+
     /// True if a stored object matches (decodes only its metadata; corrupt data never matches).
     pub fn matches_stored(&self, kv: &KeyValue) -> bool {
         match serde_json::from_slice::<MetadataOnly>(&kv.value) {
@@ -84,9 +113,24 @@ impl Selection {
         }
     }
 
-    /// A storage predicate for filtered lists.
+    /// A storage predicate for filtered lists, on metadata only (see
+    /// [`predicate_decoding`](Self::predicate_decoding) for declared fields).
     pub fn predicate(self) -> Predicate {
         std::sync::Arc::new(move |kv: &KeyValue| self.matches_stored(kv))
+    }
+
+    /// A storage predicate that decodes stored objects with `decode` when the selector
+    /// names a declared field, and matches on metadata only otherwise. Objects that do not
+    /// decode never match.
+    pub fn predicate_decoding<H: Object>(
+        self,
+        decode: impl Fn(&KeyValue) -> Result<H, ApiError> + Send + Sync + 'static,
+        fields: std::sync::Arc<SelectableFields<H>>,
+    ) -> Predicate {
+        if !self.needs_object {
+            return self.predicate();
+        }
+        std::sync::Arc::new(move |kv: &KeyValue| decode(kv).is_ok_and(|o| self.matches_object(&o, &fields)))
     }
 }
 
@@ -116,6 +160,59 @@ mod tests {
         assert!(!s.matches_stored(&kv(r#"{"metadata":{"name":"b","labels":{"size":"large"}}}"#)));
         assert!(!s.matches_stored(&kv(r#"{"metadata":{"name":"a"}}"#)));
         assert!(!s.matches_stored(&kv("garbage")));
+    }
+
+    /// A selector on a declared field decodes stored objects; one on metadata only does not.
+    #[test]
+    fn declared_fields_match_decoded_objects() {
+        #[derive(Clone, Debug, Default, Deserialize)]
+        struct Thing {
+            metadata: ObjectMeta,
+            #[serde(default)]
+            slices: i64,
+        }
+        piazza_core::impl_object!(Thing);
+        let mut fields = SelectableFields::<Thing>::default();
+        fields.add("spec.slices", |t: &Thing| t.slices);
+        let fields = std::sync::Arc::new(fields);
+        let select = |selector: &str| {
+            let params = ListParams { field_selector: Some(selector.into()), ..Default::default() };
+            Selection::from_params_with(&params, &fields.paths())
+        };
+        let decode = |kv: &KeyValue| {
+            serde_json::from_slice::<Thing>(&kv.value).map_err(|e| ApiError::internal(e.to_string()))
+        };
+        let eight = kv(r#"{"metadata":{"name":"a"},"slices":8}"#);
+        let twelve = kv(r#"{"metadata":{"name":"b"},"slices":12}"#);
+
+        let s = select("spec.slices=12,metadata.name=b").unwrap().unwrap();
+        assert!(s.needs_object());
+        let predicate = s.predicate_decoding(decode, std::sync::Arc::clone(&fields));
+        assert!(predicate(&twelve) && !predicate(&eight) && !predicate(&kv("garbage")));
+        let s = select("spec.slices!=12").unwrap().unwrap();
+        assert!(s.matches_object(&decode(&eight).unwrap(), &fields));
+        assert!(!s.matches_object(&decode(&twelve).unwrap(), &fields));
+
+        // Metadata only: the fast path, which never calls the decoder.
+        let s = select("metadata.name==a").unwrap().unwrap();
+        assert!(!s.needs_object());
+        let predicate = s.predicate_decoding(
+            |_: &KeyValue| -> Result<Thing, ApiError> { panic!("decoded") },
+            fields.clone(),
+        );
+        assert!(predicate(&eight) && !predicate(&twelve));
+
+        let err = select("spec.cheese=yes").unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (400, "field label not supported: spec.cheese"));
+        assert_eq!(
+            Selection::from_params(&ListParams {
+                field_selector: Some("spec.slices=1".into()),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .code,
+            400
+        );
     }
 
     #[test]

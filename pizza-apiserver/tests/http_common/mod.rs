@@ -89,3 +89,15 @@ pub fn rv(object: &Value) -> u64 {
         .parse()
         .unwrap_or_else(|e| panic!("resourceVersion of {object} is not a number: {e}"))
 }
+
+/// Sends a raw HTTP/1.1 request over TLS and reads until the server closes the connection
+/// (or 5 s); returns what was read and whether the server closed.
+pub async fn raw_http1(client: &TestClient, request: &str) -> (String, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tls = client.http1().connect_tls().await.expect("TLS handshake");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let read = tls.read_to_end(&mut received);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), read).await.is_ok();
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}

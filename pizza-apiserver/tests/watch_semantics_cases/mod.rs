@@ -290,7 +290,7 @@ pub async fn send_initial_events(storage: Arc<dyn Storage>) {
     let mut names = Vec::new();
     let marker = loop {
         match next(&mut w).await {
-            HubWatchEvent::Added(o) => names.push(o.metadata.name.unwrap()),
+            HubWatchEvent::Added(o) => names.push(o.metadata.name.clone().unwrap()),
             HubWatchEvent::Bookmark { resource_version, initial_events_end: true } => break resource_version,
             HubWatchEvent::Bookmark { .. } => {}
             other => panic!("{other:?}"),

@@ -99,8 +99,12 @@ impl Scenarios {
     }
 
     fn create_workload(&self) -> HttpWorkload {
+        self.create_workload_in_run(&run_id())
+    }
+
+    fn create_workload_in_run(&self, run: &str) -> HttpWorkload {
         let namespace = self.namespace("create");
-        let body = Template::new(&pizza_json(&namespace, "c-{run}-{n}", &[]), &run_id());
+        let body = Template::new(&pizza_json(&namespace, "c-{run}-{n}", &[]), run);
         HttpWorkload {
             client: self.client.clone(),
             method: Method::POST,
@@ -151,16 +155,34 @@ impl Scenarios {
 
     /// 70 % GET, 20 % LIST of 100, 5 % CREATE, 5 % UPDATE.
     pub async fn mixed(&self, limits: Limits) -> Result<Report, BenchError> {
+        self.mixed_workload(limits, false).await
+    }
+
+    /// The mix, with every created pizza deleted right after, so the stored data stays the
+    /// same size however long it runs (for `soak`).
+    pub async fn steady_mixed(&self, limits: Limits) -> Result<Report, BenchError> {
+        self.mixed_workload(limits, true).await
+    }
+
+    async fn mixed_workload(&self, limits: Limits, delete_created: bool) -> Result<Report, BenchError> {
         self.seed(&self.namespace("get"), 1).await?;
         self.seed(&self.namespace(&format!("n{DEFAULT_LIST_OBJECTS}")), DEFAULT_LIST_OBJECTS).await?;
         self.seed(&self.namespace("update"), DEFAULT_UPDATE_OBJECTS).await?;
+        let run = run_id();
         let workload = MixedWorkload {
             get: self.get_workload(),
             list: self.list_workload(DEFAULT_LIST_OBJECTS, ""),
-            create: self.create_workload(),
+            create: self.create_workload_in_run(&run),
             update: self.update_workload(DEFAULT_UPDATE_OBJECTS),
+            delete_created: delete_created
+                .then(|| (pizzas_path(&self.namespace("create")), format!("c-{run}-"))),
         };
-        Ok(self.measure("mixed (70% GET, 20% LIST 100, 5% CREATE, 5% UPDATE)", workload, limits).await)
+        let name = if delete_created {
+            "mixed, steady (70% GET, 20% LIST 100, 5% CREATE+DELETE, 5% UPDATE)"
+        } else {
+            "mixed (70% GET, 20% LIST 100, 5% CREATE, 5% UPDATE)"
+        };
+        Ok(self.measure(name, workload, limits).await)
     }
 
     /// WATCH fan-out.

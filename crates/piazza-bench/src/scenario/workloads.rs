@@ -82,6 +82,10 @@ pub struct MixedWorkload {
     pub create: HttpWorkload,
     /// Compare-and-swap UPDATE.
     pub update: UpdateWorkload,
+    /// When set, every CREATE is followed by a DELETE of the object it created, so a long
+    /// run keeps the stored data constant (`soak`): the collection path and the created
+    /// names' prefix (`c-<run>-`; the request number follows).
+    pub delete_created: Option<(String, String)>,
 }
 
 /// Which operation of the mix number `seq` is.
@@ -105,7 +109,16 @@ impl Workload for MixedWorkload {
         match mixed_pick(seq) {
             "get" => self.get.call(session, seq).await,
             "list" => self.list.call(session, seq).await,
-            "create" => self.create.call(session, seq).await,
+            "create" => {
+                let created = self.create.call(session, seq).await?;
+                if let Some((collection, prefix)) = &self.delete_created {
+                    let path = format!("{collection}/{prefix}{seq}");
+                    let request =
+                        self.create.client.request(http::Method::DELETE, &path, bytes::Bytes::new(), None);
+                    session.discard(request).await?;
+                }
+                Ok(created)
+            }
             _ => self.update.update(session, seq).await,
         }
     }

@@ -112,6 +112,11 @@ impl FieldSelector {
         Ok(())
     }
 
+    /// The field paths the requirements name, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.requirements.iter().map(|r| r.field.as_str())
+    }
+
     /// True when the selector matches everything.
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()

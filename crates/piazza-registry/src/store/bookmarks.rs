@@ -95,7 +95,7 @@ mod tests {
             HubWatchEvent::Bookmark { resource_version, .. } => assert_eq!(resource_version, 7),
             other => panic!("{other:?}"),
         }
-        tx.send(Step::Event(HubWatchEvent::Added(thing(9)))).unwrap();
+        tx.send(Step::Event(HubWatchEvent::Added(std::sync::Arc::new(thing(9))))).unwrap();
         assert!(matches!(stream.next().await.unwrap(), HubWatchEvent::Added(_)));
         tokio::time::advance(Duration::from_secs(1)).await;
         match stream.next().await.unwrap() {
@@ -122,7 +122,7 @@ mod tests {
         tx.send(Step::Progress(10)).unwrap(); // late and lower: ignored
         tokio::time::advance(Duration::from_millis(1500)).await;
         assert_eq!(bookmark(stream.next().await.unwrap()), 12, "progress alone moves the bookmark");
-        tx.send(Step::Event(HubWatchEvent::Added(thing(13)))).unwrap();
+        tx.send(Step::Event(HubWatchEvent::Added(std::sync::Arc::new(thing(13))))).unwrap();
         tx.send(Step::Progress(20)).unwrap();
         assert!(matches!(stream.next().await.unwrap(), HubWatchEvent::Added(_)));
         tokio::time::advance(Duration::from_secs(1)).await;

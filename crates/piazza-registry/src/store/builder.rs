@@ -33,6 +33,9 @@ pub enum BuildError {
     /// The same version was registered twice.
     #[error("version {0} registered twice")]
     DuplicateVersion(&'static str),
+    /// A selectable field was declared twice, or is one of the built-in ones.
+    #[error("selectable field {0} declared twice")]
+    DuplicateSelectableField(&'static str),
 }
 
 struct Names {
@@ -59,6 +62,7 @@ pub struct StoreBuilder<H> {
     key_prefix: String,
     bookmark_interval: std::time::Duration,
     table: Arc<dyn crate::table::TableColumns<H>>,
+    selectable: crate::selectable::SelectableFields<H>,
     error: Option<BuildError>,
 }
 
@@ -77,6 +81,7 @@ impl<H: Object> StoreBuilder<H> {
             key_prefix: "/registry".to_owned(),
             bookmark_interval: super::BOOKMARK_INTERVAL,
             table: Arc::new(()),
+            selectable: Default::default(),
             error: None,
         }
     }
@@ -192,6 +197,20 @@ impl<H: Object> StoreBuilder<H> {
         self
     }
 
+    /// Lets lists and watches select on `path` (e.g. `status.phase`), whose value `read`
+    /// returns from the hub object (see [`FieldValue`](crate::selectable::FieldValue)), as
+    /// well as on `metadata.name` and `metadata.namespace`.
+    pub fn selectable_field<V: crate::selectable::FieldValue>(
+        mut self,
+        path: &'static str,
+        read: impl Fn(&H) -> V + Send + Sync + 'static,
+    ) -> Self {
+        if !self.selectable.add(path, read) && self.error.is_none() {
+            self.error = Some(BuildError::DuplicateSelectableField(path));
+        }
+        self
+    }
+
     /// How often watches that allow bookmarks get one (default one minute).
     pub fn bookmark_interval(mut self, interval: std::time::Duration) -> Self {
         self.bookmark_interval = interval;
@@ -254,6 +273,7 @@ impl<H: Object> StoreBuilder<H> {
             keys,
             bookmark_interval: self.bookmark_interval,
             table: self.table,
+            selectable: Arc::new(self.selectable),
             watch_caches: Arc::default(),
             graceful: super::graceful::Reaper::new(me.clone()),
             encoded: Default::default(),

@@ -53,6 +53,8 @@ pub struct Store<H> {
     keys: KeyLayout,
     bookmark_interval: std::time::Duration,
     table: Arc<dyn crate::table::TableColumns<H>>,
+    /// The fields lists and watches may be selected on, beyond the defaults.
+    selectable: Arc<crate::selectable::SelectableFields<H>>,
     watch_caches: Arc<WatchCaches<H>>,
     /// Removes gracefully deleted objects when their grace period ends.
     graceful: graceful::Reaper<H>,

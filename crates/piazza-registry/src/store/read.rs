@@ -68,10 +68,10 @@ impl<H: Object> Store<H> {
         params: &ListParams,
     ) -> Result<ListPage<KeyValue>, ApiError> {
         let prefix = self.keys.collection(self.scoped(namespace));
-        let selection = Selection::from_params(params)?;
+        let selection = self.selection(params)?;
         let mut options = ListOptions {
             limit: params.limit,
-            predicate: selection.map(Selection::predicate),
+            predicate: selection.map(|s| self.selection_predicate(s)),
             ..ListOptions::default()
         };
         let mut continuing_after = None;
@@ -112,5 +112,20 @@ impl<H: Object> Store<H> {
             continue_token,
             remaining_item_count: result.remaining,
         })
+    }
+
+    /// Parses a request's selectors against this kind's selectable fields.
+    pub(super) fn selection(&self, params: &ListParams) -> Result<Option<Selection>, ApiError> {
+        Selection::from_params_with(params, &self.selectable.paths())
+    }
+
+    /// The storage predicate of a selection: decodes stored objects only when the selector
+    /// names a declared field.
+    pub(super) fn selection_predicate(&self, selection: Selection) -> piazza_storage::Predicate {
+        let codecs = self.codecs.clone();
+        selection.predicate_decoding(
+            move |kv| super::decode_stored(&codecs, kv),
+            std::sync::Arc::clone(&self.selectable),
+        )
     }
 }

@@ -7,6 +7,7 @@
 //! see the `bookmarks` module).
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt, future, stream};
 use piazza_core::{ApiError, Object};
@@ -15,17 +16,19 @@ use piazza_storage::{Event, EventType, ListOptions, ReadRevision, StorageError};
 use super::Store;
 use super::frame_cache::{DecodedState, WatchCaches};
 use crate::params::{ListParams, ResourceVersionMatch, list_options_invalid, parse_resource_version};
+use crate::selectable::SelectableFields;
 use crate::selection::Selection;
 
-/// One watch event in the hub type.
+/// One watch event in the hub type. Objects are shared: every watcher of a store gets the
+/// same decoded object for the same stored state, without a copy per watcher.
 #[derive(Debug)]
 pub enum HubWatchEvent<H> {
     /// Created, or part of the initial state.
-    Added(H),
+    Added(Arc<H>),
     /// Changed.
-    Modified(H),
+    Modified(Arc<H>),
     /// Deleted; the object's last state with the deletion resourceVersion.
-    Deleted(H),
+    Deleted(Arc<H>),
     /// A progress marker; `initial_events_end` marks the end of `sendInitialEvents`.
     Bookmark {
         /// The revision reached.
@@ -82,7 +85,7 @@ impl<H: Object> Store<H> {
                 )));
             }
         }
-        let selection = Selection::from_params(params)?;
+        let selection = self.selection(params)?;
         let send_initial = params.send_initial_events.unwrap_or(legacy_initial);
         let (initial, start_after, end_bookmark) = if send_initial {
             let revision = match rv {
@@ -95,7 +98,7 @@ impl<H: Object> Store<H> {
                     &prefix,
                     ListOptions {
                         revision,
-                        predicate: selection.clone().map(Selection::predicate),
+                        predicate: selection.clone().map(|s| self.selection_predicate(s)),
                         ..ListOptions::default()
                     },
                 )
@@ -104,7 +107,7 @@ impl<H: Object> Store<H> {
             let items = result
                 .items
                 .iter()
-                .map(|kv| self.decode_stored(kv).map(HubWatchEvent::Added))
+                .map(|kv| self.decode_stored(kv).map(|o| HubWatchEvent::Added(Arc::new(o))))
                 .collect::<Result<Vec<_>, _>>()?;
             let bookmark = (params.send_initial_events == Some(true)).then_some(HubWatchEvent::Bookmark {
                 resource_version: result.revision,
@@ -127,9 +130,10 @@ impl<H: Object> Store<H> {
         };
         let codecs = self.codecs.clone();
         let caches = self.watch_caches();
+        let fields = Arc::clone(&self.selectable);
         let live = live
             .map(move |item| match item {
-                Ok(event) => translate(&codecs, &caches, selection.as_ref(), event),
+                Ok(event) => translate(&codecs, &caches, &fields, selection.as_ref(), event),
                 Err(StorageError::Compacted { requested, compacted }) => {
                     Step::Event(HubWatchEvent::Error(too_old(requested, compacted)))
                 }
@@ -163,11 +167,12 @@ impl<H: Object> Store<H> {
 fn translate<H: Object>(
     codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
     caches: &WatchCaches<H>,
+    fields: &SelectableFields<H>,
     selection: Option<&Selection>,
     event: Event,
 ) -> Step<H> {
     let revision = event.revision();
-    match translate_change(codecs, caches, selection, event) {
+    match translate_change(codecs, caches, fields, selection, event) {
         Some(event) => Step::Event(event),
         None => Step::Progress(revision),
     }
@@ -177,6 +182,7 @@ fn translate<H: Object>(
 fn translate_change<H: Object>(
     codecs: &[std::sync::Arc<dyn crate::version::VersionCodec<H>>],
     caches: &WatchCaches<H>,
+    fields: &SelectableFields<H>,
     selection: Option<&Selection>,
     event: Event,
 ) -> Option<HubWatchEvent<H>> {
@@ -194,7 +200,7 @@ fn translate_change<H: Object>(
         })
     };
     let object = match decode(&event.kv, event.kv.mod_revision, DecodedState::Current) {
-        Ok(object) => H::clone(&object),
+        Ok(object) => object,
         Err(e) => return Some(HubWatchEvent::Error(e)),
     };
     let Some(selection) = selection else {
@@ -205,10 +211,15 @@ fn translate_change<H: Object>(
             EventType::Progress => None,
         };
     };
-    let now = event.event_type != EventType::Deleted && selection.matches_meta(object.metadata());
+    let now = event.event_type != EventType::Deleted && selection.matches_object(&*object, fields);
     let before = match (&event.event_type, &event.prev) {
         (EventType::Added | EventType::Progress, _) | (_, None) => false,
-        (EventType::Deleted, Some(_)) => selection.matches_meta(object.metadata()),
+        (EventType::Deleted, Some(_)) => selection.matches_object(&*object, fields),
+        // Declared fields need the previous state decoded (shared with the DELETED below).
+        (EventType::Modified, Some(prev)) if selection.needs_object() => {
+            decode(prev, event.kv.mod_revision, DecodedState::PreviousAt)
+                .is_ok_and(|prev| selection.matches_object(&*prev, fields))
+        }
         (EventType::Modified, Some(prev)) => selection.matches_stored(prev),
     };
     match (before, now) {
@@ -219,7 +230,7 @@ fn translate_change<H: Object>(
             // Left the selection: DELETED with the last state that matched.
             let prev = event.prev.as_ref()?;
             let last = match decode(prev, event.kv.mod_revision, DecodedState::PreviousAt) {
-                Ok(o) => H::clone(&o),
+                Ok(o) => o,
                 Err(e) => return Some(HubWatchEvent::Error(e)),
             };
             Some(HubWatchEvent::Deleted(last))
@@ -298,7 +309,10 @@ pub(super) mod tests {
             let order: [Option<&Selection>; 2] =
                 if selection_first { [Some(&selection), None] } else { [None, Some(&selection)] };
             for sel in order {
-                seen.push((sel.is_some(), translate_change(&store.codecs, &caches, sel, event())));
+                seen.push((
+                    sel.is_some(),
+                    translate_change(&store.codecs, &caches, &store.selectable, sel, event()),
+                ));
             }
             for (selected, got) in seen {
                 match got {
@@ -312,5 +326,42 @@ pub(super) mod tests {
                 }
             }
         }
+    }
+
+    /// A watch selecting on a declared field: an object entering the selection is ADDED,
+    /// changing inside it MODIFIED, and leaving it DELETED with its last matching state.
+    #[test]
+    fn declared_fields_move_objects_in_and_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let store = Store::<Gadget>::builder(storage)
+            .storage_version::<Gadget>()
+            .selectable_field("size", |g: &Gadget| g.size)
+            .build()
+            .unwrap();
+        let caches = store.watch_caches();
+        let params = ListParams { field_selector: Some("size!=1".into()), ..Default::default() };
+        let selection = store.selection(&params).unwrap().unwrap();
+        let see = |revision: u64, size: i64, prev: i64| {
+            let event = Event {
+                event_type: EventType::Modified,
+                kv: kv(revision, size, None),
+                prev: Some(kv(revision - 1, prev, None)),
+            };
+            translate_change(&store.codecs, &caches, &store.selectable, Some(&selection), event)
+        };
+        assert!(matches!(see(5, 2, 1), Some(HubWatchEvent::Added(o)) if o.size == 2));
+        assert!(matches!(see(6, 3, 2), Some(HubWatchEvent::Modified(o)) if o.size == 3));
+        match see(7, 1, 3) {
+            Some(HubWatchEvent::Deleted(o)) => {
+                assert_eq!((o.size, o.metadata.resource_version.as_deref()), (3, Some("7")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(see(8, 1, 1).is_none());
+        let err = store
+            .selection(&ListParams { field_selector: Some("colour=red".into()), ..Default::default() })
+            .unwrap_err();
+        assert_eq!(err.message, "field label not supported: colour");
     }
 }

@@ -8,3 +8,4 @@ pub mod openapi;
 pub mod resource;
 pub mod subresource;
 pub mod version;
+pub mod watch_websocket;

@@ -60,7 +60,7 @@ pub async fn serve(apis: &ApiSet, shutdown: &Shutdown, request: Request) -> Resp
 async fn dispatch(
     apis: &ApiSet,
     shutdown: &Shutdown,
-    request: Request,
+    mut request: Request,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
     let info = request
@@ -100,6 +100,9 @@ async fn dispatch(
     };
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let limit = request.extensions().get::<BodyLimit>().copied().unwrap_or(BodyLimit(DEFAULT_MAX_BODY_BYTES));
+    // Only watches may switch to WebSocket; other upgrade requests get their normal answer.
+    let websocket = (info.verb == "watch" && super::watch_websocket::is_websocket_request(request.headers()))
+        .then(|| (request.headers().clone(), hyper::upgrade::on(&mut request)));
     let body = request.into_body();
     let encoded = match info.verb.as_str() {
         "get" => resource.get(&ctx).await?,
@@ -107,6 +110,9 @@ async fn dispatch(
         "watch" => {
             let frames = resource.watch(&ctx).await?;
             let frames = frames.take_until(shutdown.clone().wait());
+            if let Some((headers, on_upgrade)) = websocket {
+                return Ok(super::watch_websocket::serve(&headers, on_upgrade, Box::pin(frames)));
+            }
             let mut response = Response::new(streaming(frames));
             if let Ok(value) = http::HeaderValue::from_str(&negotiated.target.content_type(Format::Json)) {
                 response.headers_mut().insert(CONTENT_TYPE, value);

@@ -124,9 +124,9 @@ async fn next_change(events: &mut HubWatchStream<Widget>, within: Duration) -> (
             .expect("a watch event in time")
             .expect("the watch goes on");
         match event {
-            HubWatchEvent::Added(o) => return ("ADDED", o),
-            HubWatchEvent::Modified(o) => return ("MODIFIED", o),
-            HubWatchEvent::Deleted(o) => return ("DELETED", o),
+            HubWatchEvent::Added(o) => return ("ADDED", std::sync::Arc::unwrap_or_clone(o)),
+            HubWatchEvent::Modified(o) => return ("MODIFIED", std::sync::Arc::unwrap_or_clone(o)),
+            HubWatchEvent::Deleted(o) => return ("DELETED", std::sync::Arc::unwrap_or_clone(o)),
             HubWatchEvent::Bookmark { .. } => {}
             HubWatchEvent::Error(e) => panic!("watch error: {e}"),
         }

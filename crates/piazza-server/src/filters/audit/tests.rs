@@ -694,3 +694,12 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     assert!(backend.dropped() >= 40, "dropped {}", backend.dropped());
     drop(release);
 }
+
+#[test]
+fn audit_ids_are_distinct_version_4_uuids() {
+    let a = uuid::Uuid::parse_str(&super::new_audit_id()).unwrap();
+    let b = uuid::Uuid::parse_str(&super::new_audit_id()).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.get_version_num(), 4);
+    assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+}
