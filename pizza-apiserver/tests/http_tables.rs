@@ -21,12 +21,22 @@ async fn list_and_get_as_table() {
     assert_eq!(table["apiVersion"], "meta.k8s.io/v1");
     let columns: Vec<&str> =
         table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(columns, ["Name", "Toppings", "Cost", "Age"]);
-    assert_eq!(table["columnDefinitions"][2]["priority"], 1, "Cost is a -o wide column");
+    assert_eq!(columns, ["Name", "Toppings", "Cost", "Topping List", "Slices", "Phase", "Age"]);
+    let priorities: Vec<i64> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["priority"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(priorities, [0, 0, 0, 1, 1, 1, 0], "the list, slices and phase are -o wide columns");
     let row = &table["rows"][0];
     assert_eq!(row["cells"][0], "quattro");
-    assert_eq!(row["cells"][1], "2xsalami,tomato");
-    assert!(row["cells"][3].as_str().unwrap().ends_with('s'), "age like 0s: {row}");
+    assert_eq!(row["cells"][1], 2, "two different toppings");
+    assert_eq!(row["cells"][2], 2.25, "2 × salami (1.0) + tomato (0.25)");
+    assert_eq!(row["cells"][3], "2xsalami,tomato");
+    assert_eq!(row["cells"][4], 8);
+    assert_eq!(row["cells"][5], "");
+    assert!(row["cells"][6].as_str().unwrap().ends_with('s'), "age like 0s: {row}");
     assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
     assert_eq!(row["object"]["metadata"]["name"], "quattro");
     assert!(table["metadata"]["resourceVersion"].as_str().is_some());

@@ -269,19 +269,29 @@ impl From<Pizza> for v1beta1::Pizza {
 
 // === printing ===
 
-/// `kubectl get pizzas` columns: the toppings and the cost.
+/// `kubectl get pizzas` columns: how many toppings and the cost; `-o wide` adds the toppings
+/// themselves, the slices and the baking phase.
 pub struct PizzaColumns;
 
 impl piazza::registry::table::TableColumns<Pizza> for PizzaColumns {
     fn columns(&self) -> Vec<piazza::registry::table::ColumnDefinition> {
         use piazza::registry::table::ColumnDefinition;
         vec![
+            ColumnDefinition::new("Toppings", "integer", "How many different toppings the pizza has."),
+            ColumnDefinition::new("Cost", "number", "The cost of the whole pizza."),
             ColumnDefinition::new(
-                "Toppings",
+                "Topping List",
                 "string",
                 "The toppings, with the quantity when more than one.",
-            ),
-            ColumnDefinition::new("Cost", "number", "The cost of the whole pizza.").wide(),
+            )
+            .wide(),
+            ColumnDefinition::new("Slices", "integer", "How many slices the pizza is cut into.").wide(),
+            ColumnDefinition::new(
+                "Phase",
+                "string",
+                "Where the pizza is in the kitchen (empty until baked).",
+            )
+            .wide(),
         ]
     }
 
@@ -291,7 +301,13 @@ impl piazza::registry::table::TableColumns<Pizza> for PizzaColumns {
             .iter()
             .map(|t| if t.quantity == 1 { t.name.clone() } else { format!("{}x{}", t.quantity, t.name) })
             .collect();
-        vec![serde_json::json!(toppings.join(",")), serde_json::json!(pizza.cost)]
+        vec![
+            serde_json::json!(pizza.toppings.len()),
+            serde_json::json!(pizza.cost),
+            serde_json::json!(toppings.join(",")),
+            serde_json::json!(pizza.slices),
+            serde_json::json!(pizza.phase.clone().unwrap_or_default()),
+        ]
     }
 }
 
