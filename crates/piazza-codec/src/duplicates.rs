@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::fmt::Write as _;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
@@ -120,7 +121,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let parent_len = self.path.len();
         let mut index = 0usize;
         loop {
-            self.path.push_str(&format!("[{index}]"));
+            let _ = write!(self.path, "[{index}]");
             let more = seq.next_element_seed(Walk { path: self.path, found: self.found })?;
             self.path.truncate(parent_len);
             if more.is_none() {
