@@ -15,7 +15,7 @@ use std::sync::Arc;
 use piazza::registry::subresource::WithSubresources;
 use piazza::registry::subresource::scale::ScaleSubresource;
 use piazza::registry::subresource::status::StatusSubresource;
-use piazza::registry::{BuildError, StoreBuilder};
+use piazza::registry::{BuildError, StorageLayout, StoreBuilder};
 use piazza::{RestResource, Storage, Store};
 
 use crate::admission::PizzaToppings;
@@ -35,24 +35,26 @@ fn selectable_pizza_fields(builder: StoreBuilder<Pizza>) -> StoreBuilder<Pizza> 
         .selectable_field("spec.slices", |p: &Pizza| p.slices)
 }
 
-/// Builds the group's stores on `storage`, under the default key prefix `/registry`.
+/// Builds the group's stores on `storage`, under the default key prefix `/registry`,
+/// storing protobuf.
 pub fn resources(storage: Arc<dyn Storage>) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
-    resources_with_prefix(storage, "/registry")
+    resources_with(storage, &StorageLayout::default())
 }
 
-/// Builds the group's stores on `storage`, with keys under `key_prefix` (`--etcd-prefix`).
-pub fn resources_with_prefix(
+/// Builds the group's stores on `storage`, with keys under the layout's prefix
+/// (`--etcd-prefix`) and objects written in its media type (`--storage-media-type`).
+pub fn resources_with(
     storage: Arc<dyn Storage>,
-    key_prefix: &str,
+    layout: &StorageLayout,
 ) -> Result<Vec<Arc<dyn RestResource>>, BuildError> {
     let toppings = Store::<Topping>::builder(Arc::clone(&storage))
-        .key_prefix(key_prefix)
+        .layout(layout)
         .storage_version::<Topping>()
         .strategy(ToppingStrategy)
         .table_columns(ToppingColumns)
         .build()?;
     let pizzas = selectable_pizza_fields(Store::<Pizza>::builder(Arc::clone(&storage)))
-        .key_prefix(key_prefix)
+        .layout(layout)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStrategy)
@@ -62,7 +64,7 @@ pub fn resources_with_prefix(
         .build()?;
     // `pizzas/status`: the same objects with the status strategy (the spec is kept).
     let pizza_status = selectable_pizza_fields(Store::<Pizza>::builder(storage))
-        .key_prefix(key_prefix)
+        .layout(layout)
         .storage_version::<v1beta1::Pizza>()
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStatusStrategy)
@@ -70,7 +72,7 @@ pub fn resources_with_prefix(
         .build()?;
     spawn_cost_controller(Arc::clone(&toppings), Arc::clone(&pizza_status));
     let menu_pizzas = selectable_pizza_fields(Store::<Pizza>::builder(Arc::clone(pizzas.storage())))
-        .key_prefix(key_prefix)
+        .layout(layout)
         .version::<menu::Pizza>()
         .stored_as::<v1beta1::Pizza>()
         .decodes::<v1alpha1::Pizza>()

@@ -99,7 +99,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let options = cli.server;
     let opened = cli.storage.open(&options.data_dir).await?;
-    let resources = pizza_apiserver::resources_with_prefix(opened.storage.clone(), cli.storage.key_prefix())?;
+    let resources = pizza_apiserver::resources_with(opened.storage.clone(), &cli.storage.layout())?;
     let mut server = Server::bind(&options, opened.storage, resources).await?;
     for source in opened.metrics {
         server.add_metrics(source);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use piazza::UserInfo;
+use piazza::codec::protobuf::decode_object;
 use piazza::registry::store::HubWatchEvent;
 use piazza::registry::{ListParams, RestResource, Store};
 use piazza::storage::embedded::{EmbeddedOptions, EmbeddedStore};
@@ -131,10 +132,11 @@ async fn old_storage_version_stays_readable() {
         .get("/registry/restaurant.programming-kubernetes.info/pizzas/default/quattro", ReadRevision::Latest)
         .await
         .unwrap();
-    let stored: serde_json::Value = serde_json::from_slice(&raw.value).unwrap();
-    assert_eq!(stored["apiVersion"], "restaurant.programming-kubernetes.info/v1alpha1");
-    assert_eq!(stored["kind"], "Pizza");
-    assert!(stored["metadata"].get("resourceVersion").is_none(), "resourceVersion is never stored");
+    // Stored as protobuf (the default): the envelope names the storage version.
+    let (stored, type_meta): (v1alpha1::Pizza, _) = decode_object(&raw.value).unwrap();
+    assert_eq!(type_meta.api_version, "restaurant.programming-kubernetes.info/v1alpha1");
+    assert_eq!(type_meta.kind, "Pizza");
+    assert!(stored.metadata.resource_version.is_none(), "resourceVersion is never stored");
 
     // Then the storage version changes to v1beta1: the old object still reads, and a
     // write re-encodes it in the new storage version.
@@ -158,9 +160,9 @@ async fn old_storage_version_stays_readable() {
         .get("/registry/restaurant.programming-kubernetes.info/pizzas/default/quattro", ReadRevision::Latest)
         .await
         .unwrap();
-    let stored: serde_json::Value = serde_json::from_slice(&raw.value).unwrap();
-    assert_eq!(stored["apiVersion"], "restaurant.programming-kubernetes.info/v1beta1");
-    assert_eq!(stored["spec"]["toppings"][0]["quantity"], 2);
+    let (stored, type_meta): (v1beta1::Pizza, _) = decode_object(&raw.value).unwrap();
+    assert_eq!(type_meta.api_version, "restaurant.programming-kubernetes.info/v1beta1");
+    assert_eq!(stored.spec.toppings[0].quantity, 2);
 }
 
 #[tokio::test]

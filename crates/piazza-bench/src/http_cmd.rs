@@ -43,7 +43,15 @@ pub async fn run(args: &HttpArgs) -> Result<Report, BenchError> {
     };
     let path = client.target().path_and_query.clone();
     let version = client.version();
-    let workload = HttpWorkload { client, method: method.clone(), path, body, content_type, label: "http" };
+    let workload = HttpWorkload {
+        client,
+        method: method.clone(),
+        path,
+        body,
+        content_type,
+        accept: None,
+        label: "http",
+    };
     let limits = Limits::new(args.load.concurrency, args.load.duration, args.load.requests);
     let probe = args.server_pid.map(Probe::start);
     let mut report = runner::run(&format!("{method} {}", args.url), Arc::new(workload), limits).await;

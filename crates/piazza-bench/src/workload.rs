@@ -30,6 +30,8 @@ pub struct HttpWorkload {
     pub body: Body,
     /// Content-Type for the body, unless a header sets one.
     pub content_type: Option<&'static str>,
+    /// Accept header of each request, replacing any default one.
+    pub accept: Option<&'static str>,
     /// Label in the report.
     pub label: &'static str,
 }
@@ -43,8 +45,15 @@ impl HttpWorkload {
             path,
             body: Body::Fixed(Bytes::new()),
             content_type: None,
+            accept: None,
             label,
         }
+    }
+
+    /// The same workload asking for `accept` (e.g. protobuf answers).
+    pub fn accepting(mut self, accept: Option<&'static str>) -> HttpWorkload {
+        self.accept = accept;
+        self
     }
 }
 
@@ -63,7 +72,10 @@ impl Workload for HttpWorkload {
             Body::Fixed(bytes) => bytes.clone(),
             Body::Template(template) => template.render(seq),
         };
-        let request = self.client.request(self.method.clone(), &self.path, body, self.content_type);
+        let mut request = self.client.request(self.method.clone(), &self.path, body, self.content_type);
+        if let Some(accept) = self.accept {
+            request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+        }
         let (status, bytes) = session.discard(request).await?;
         Ok(Sample::new(self.label, status.as_u16(), bytes))
     }

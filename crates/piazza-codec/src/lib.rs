@@ -16,10 +16,10 @@ pub mod watch;
 pub mod yaml_limits;
 
 pub use negotiate::{
-    Format, MetaVersion, Negotiated, Target, negotiate_request_format, negotiate_response,
+    Format, Formats, MetaVersion, Negotiated, Target, negotiate_request_format, negotiate_response,
     negotiate_response_format,
 };
-pub use object::{TypeMeta, decode_object, encode_object, encode_value};
+pub use object::{TypeMeta, decode_object, encode_object, encode_status, encode_value};
 pub use strict::{FieldValidation, decode_validated};
 
 /// `application/json`.

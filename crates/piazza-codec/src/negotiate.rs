@@ -3,15 +3,17 @@
 use piazza_core::ApiError;
 
 use crate::media::{MediaType, parse_accept};
-use crate::{JSON, YAML};
+use crate::{JSON, PROTOBUF, YAML};
 
 /// A serialization format Piazza can produce and consume for objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// `application/json`.
     Json,
     /// `application/yaml`.
     Yaml,
+    /// `application/vnd.kubernetes.protobuf`.
+    Protobuf,
 }
 
 impl Format {
@@ -20,28 +22,67 @@ impl Format {
         match self {
             Self::Json => JSON,
             Self::Yaml => YAML,
+            Self::Protobuf => PROTOBUF,
+        }
+    }
+
+    /// The `Content-Type` of a watch stream in this format: JSON streams say
+    /// `application/json`, protobuf ones add `;stream=watch`, as upstream.
+    pub fn stream_content_type(self) -> &'static str {
+        match self {
+            Self::Protobuf => crate::protobuf::WATCH_MEDIA_TYPE,
+            other => other.content_type(),
+        }
+    }
+
+    /// The format named by a media type's `type/subtype`.
+    pub fn from_essence(essence: &str) -> Option<Self> {
+        match essence {
+            JSON => Some(Self::Json),
+            YAML => Some(Self::Yaml),
+            PROTOBUF => Some(Self::Protobuf),
+            _ => None,
         }
     }
 }
 
-/// The media types accepted in request bodies.
-pub const SUPPORTED_REQUEST_TYPES: &[&str] = &[JSON, YAML];
-/// The media types the server can answer with for objects.
-pub const SUPPORTED_RESPONSE_TYPES: &[&str] = &[JSON, YAML];
-/// The media types the server can stream watch events in.
-pub const SUPPORTED_STREAM_TYPES: &[&str] = &[JSON];
+/// Which formats a resource can be served in: JSON and YAML always, protobuf when every
+/// served version declares it (`#[resource(..., protobuf)]`), as built-in kinds upstream
+/// do and CustomResources do not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Formats {
+    /// Protobuf bodies can be read and written.
+    pub protobuf: bool,
+}
+
+impl Formats {
+    /// JSON and YAML only.
+    pub const JSON_YAML: Self = Self { protobuf: false };
+    /// JSON, YAML and protobuf.
+    pub const ALL: Self = Self { protobuf: true };
+
+    /// The media types accepted in request bodies and answered with for objects.
+    pub fn media_types(self) -> &'static [&'static str] {
+        if self.protobuf { &[JSON, YAML, PROTOBUF] } else { &[JSON, YAML] }
+    }
+
+    /// The media types watch events can be streamed in (YAML has no stream framing).
+    pub fn stream_media_types(self) -> &'static [&'static str] {
+        if self.protobuf { &[JSON, PROTOBUF] } else { &[JSON] }
+    }
+
+    fn allows(self, format: Format) -> bool {
+        format != Format::Protobuf || self.protobuf
+    }
+}
 
 /// Chooses the format of a request body from its `Content-Type`. A missing header means
-/// JSON, as upstream; anything unknown is a 415.
-pub fn negotiate_request_format(content_type: Option<&str>) -> Result<Format, ApiError> {
+/// JSON, as upstream; anything the resource cannot read is a 415 listing what it can.
+pub fn negotiate_request_format(content_type: Option<&str>, formats: Formats) -> Result<Format, ApiError> {
     let Some(raw) = content_type.filter(|c| !c.trim().is_empty()) else { return Ok(Format::Json) };
-    let media =
-        MediaType::parse(raw).map_err(|_| ApiError::unsupported_media_type(SUPPORTED_REQUEST_TYPES))?;
-    match media.essence().as_str() {
-        JSON => Ok(Format::Json),
-        YAML => Ok(Format::Yaml),
-        _ => Err(ApiError::unsupported_media_type(SUPPORTED_REQUEST_TYPES)),
-    }
+    let unsupported = || ApiError::unsupported_media_type(formats.media_types());
+    let media = MediaType::parse(raw).map_err(|_| unsupported())?;
+    Format::from_essence(&media.essence()).filter(|f| formats.allows(*f)).ok_or_else(unsupported)
 }
 
 /// The version of the `meta.k8s.io` view types (`Table`, `PartialObjectMetadata[List]`).
@@ -96,6 +137,12 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether this shape can be written in `format`: upstream's `Table` has no protobuf
+    /// message; objects and `PartialObjectMetadata[List]` do.
+    pub fn supports(self, format: Format) -> bool {
+        format != Format::Protobuf || !matches!(self, Self::Table(_))
+    }
+
     /// The `Content-Type` for this target in `format`.
     pub fn content_type(self, format: Format) -> String {
         let (kind, version) = match self {
@@ -139,43 +186,54 @@ fn target_of(range: &crate::media::MediaType) -> Option<Target> {
     }
 }
 
-/// Chooses the response format and shape for a read (get, list, watch) from `Accept`.
-/// `as=Table` and `as=PartialObjectMetadata[List]` (group `meta.k8s.io`) are served;
-/// other `as=` ranges are skipped. Nothing acceptable is a 406.
-pub fn negotiate_response(accept: Option<&str>, streaming: bool) -> Result<Negotiated, ApiError> {
-    let supported = if streaming { SUPPORTED_STREAM_TYPES } else { SUPPORTED_RESPONSE_TYPES };
+/// Chooses the response format and shape for a read (get, list, watch) from `Accept`: the
+/// first range, by quality then order, that names a shape and format the resource can
+/// produce (`application/vnd.kubernetes.protobuf, application/json` gets JSON from a
+/// resource without protobuf). `as=Table` and `as=PartialObjectMetadata[List]` (group
+/// `meta.k8s.io`) are served; other `as=` ranges are skipped. Nothing acceptable is a 406.
+pub fn negotiate_response(
+    accept: Option<&str>,
+    streaming: bool,
+    formats: Formats,
+) -> Result<Negotiated, ApiError> {
+    negotiate(accept, streaming, formats, true)
+}
+
+/// Chooses the response format from an `Accept` header, for answers that are always the
+/// object itself (writes, errors). Ranges asking for a transformed shape (`as=Table`, …)
+/// are skipped; an acceptable plain type later in the list still wins. Nothing acceptable
+/// is a 406.
+pub fn negotiate_response_format(
+    accept: Option<&str>,
+    streaming: bool,
+    formats: Formats,
+) -> Result<Format, ApiError> {
+    negotiate(accept, streaming, formats, false).map(|n| n.format)
+}
+
+/// The first acceptable range's shape and format; `views` allows `as=` shapes.
+fn negotiate(
+    accept: Option<&str>,
+    streaming: bool,
+    formats: Formats,
+    views: bool,
+) -> Result<Negotiated, ApiError> {
+    let supported = if streaming { formats.stream_media_types() } else { formats.media_types() };
     let Some(raw) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(Negotiated { format: Format::Json, target: Target::Object });
     };
     let ranges = parse_accept(raw).map_err(|_| ApiError::not_acceptable(supported))?;
     for range in &ranges {
-        let Some(target) = target_of(range) else { continue };
-        for candidate in supported {
-            if range.matches(candidate) {
-                let format = if *candidate == YAML { Format::Yaml } else { Format::Json };
-                return Ok(Negotiated { format, target });
-            }
-        }
-    }
-    Err(ApiError::not_acceptable(supported))
-}
-
-/// Chooses the response format from an `Accept` header. `streaming` is true for watch,
-/// which only JSON supports. Media ranges asking for a transformed shape (`as=Table`, …)
-/// are skipped until those shapes are served; an acceptable plain type later in the list
-/// still wins. Nothing acceptable is a 406.
-pub fn negotiate_response_format(accept: Option<&str>, streaming: bool) -> Result<Format, ApiError> {
-    let supported = if streaming { SUPPORTED_STREAM_TYPES } else { SUPPORTED_RESPONSE_TYPES };
-    let Some(raw) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Format::Json) };
-    let ranges = parse_accept(raw).map_err(|_| ApiError::not_acceptable(supported))?;
-    for range in &ranges {
-        if range.param("as").is_some() {
-            continue;
-        }
-        for candidate in supported {
-            if range.matches(candidate) {
-                return Ok(if *candidate == YAML { Format::Yaml } else { Format::Json });
-            }
+        let target =
+            if views { target_of(range) } else { range.param("as").is_none().then_some(Target::Object) };
+        let Some(target) = target else { continue };
+        let chosen = supported
+            .iter()
+            .filter(|candidate| range.matches(candidate))
+            .filter_map(|candidate| Format::from_essence(candidate))
+            .find(|format| target.supports(*format));
+        if let Some(format) = chosen {
+            return Ok(Negotiated { format, target });
         }
     }
     Err(ApiError::not_acceptable(supported))
@@ -187,32 +245,49 @@ mod tests {
 
     #[test]
     fn request_defaults_to_json_and_rejects_unknown() {
-        assert_eq!(negotiate_request_format(None).unwrap(), Format::Json);
-        assert_eq!(negotiate_request_format(Some("application/yaml")).unwrap(), Format::Yaml);
-        assert_eq!(negotiate_request_format(Some("application/json; charset=utf-8")).unwrap(), Format::Json);
-        let err = negotiate_request_format(Some("text/plain")).unwrap_err();
+        let plain = Formats::JSON_YAML;
+        assert_eq!(negotiate_request_format(None, plain).unwrap(), Format::Json);
+        assert_eq!(negotiate_request_format(Some("application/yaml"), plain).unwrap(), Format::Yaml);
+        assert_eq!(
+            negotiate_request_format(Some("application/json; charset=utf-8"), plain).unwrap(),
+            Format::Json
+        );
+        let err = negotiate_request_format(Some("text/plain"), plain).unwrap_err();
         assert_eq!(err.code, 415);
-        assert_eq!(negotiate_request_format(Some("garbage")).unwrap_err().code, 415);
+        assert_eq!(negotiate_request_format(Some("garbage"), plain).unwrap_err().code, 415);
+        // protobuf only where the resource reads it; the 415 lists what it does read
+        let err = negotiate_request_format(Some(PROTOBUF), plain).unwrap_err();
+        assert_eq!(err.code, 415);
+        assert!(err.message.ends_with("application/json, application/yaml"), "{}", err.message);
+        assert_eq!(negotiate_request_format(Some(PROTOBUF), Formats::ALL).unwrap(), Format::Protobuf);
     }
 
     #[test]
     fn table_and_metadata_views() {
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate_response(Some(kubectl), false).unwrap().target, Target::Table(MetaVersion::V1));
-        assert_eq!(negotiate_response(Some(kubectl), true).unwrap().target, Target::Table(MetaVersion::V1));
+        assert_eq!(
+            negotiate_response(Some(kubectl), false, Formats::ALL).unwrap().target,
+            Target::Table(MetaVersion::V1)
+        );
+        assert_eq!(
+            negotiate_response(Some(kubectl), true, Formats::ALL).unwrap().target,
+            Target::Table(MetaVersion::V1)
+        );
         let meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
         assert_eq!(
-            negotiate_response(Some(meta), false).unwrap().target,
+            negotiate_response(Some(meta), false, Formats::ALL).unwrap().target,
             Target::PartialObjectMetadataList(MetaVersion::V1)
         );
         // Unknown views are skipped in favour of a plain type; alone they are a 406.
         let unknown = "application/json;as=Nope;g=meta.k8s.io;v=v1,application/yaml";
         assert_eq!(
-            negotiate_response(Some(unknown), false).unwrap(),
+            negotiate_response(Some(unknown), false, Formats::ALL).unwrap(),
             Negotiated { format: Format::Yaml, target: Target::Object }
         );
         assert_eq!(
-            negotiate_response(Some("application/json;as=Table;g=other.io;v=v1"), false).unwrap_err().code,
+            negotiate_response(Some("application/json;as=Table;g=other.io;v=v1"), false, Formats::ALL)
+                .unwrap_err()
+                .code,
             406
         );
         assert_eq!(
@@ -222,18 +297,66 @@ mod tests {
     }
 
     #[test]
-    fn response_negotiation() {
-        assert_eq!(negotiate_response_format(None, false).unwrap(), Format::Json);
-        assert_eq!(negotiate_response_format(Some("*/*"), false).unwrap(), Format::Json);
-        assert_eq!(negotiate_response_format(Some("application/yaml"), false).unwrap(), Format::Yaml);
-        let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate_response_format(Some(table), false).unwrap(), Format::Json);
-        assert_eq!(negotiate_response_format(Some("text/html"), false).unwrap_err().code, 406);
-        assert_eq!(negotiate_response_format(Some("application/yaml"), true).unwrap_err().code, 406);
+    fn protobuf_negotiation() {
+        let client_go = "application/vnd.kubernetes.protobuf, application/json";
+        let all = Formats::ALL;
+        let plain = Formats::JSON_YAML;
+        // a resource with protobuf answers in it; one without falls back to JSON
+        assert_eq!(negotiate_response(Some(client_go), false, all).unwrap().format, Format::Protobuf);
+        assert_eq!(negotiate_response(Some(client_go), false, plain).unwrap().format, Format::Json);
+        assert_eq!(negotiate_response(Some(client_go), true, all).unwrap().format, Format::Protobuf);
+        assert_eq!(negotiate_response_format(Some(client_go), false, all).unwrap(), Format::Protobuf);
+        assert_eq!(negotiate_response_format(Some(client_go), false, plain).unwrap(), Format::Json);
+        // protobuf alone from a resource without it: 406 listing what it has
+        let err = negotiate_response(Some(PROTOBUF), false, plain).unwrap_err();
+        assert_eq!(err.code, 406);
+        assert!(err.message.ends_with("application/json, application/yaml"), "{}", err.message);
+        // Table has no protobuf message; PartialObjectMetadata has
+        let table = "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io";
+        assert_eq!(negotiate_response(Some(table), false, all).unwrap_err().code, 406);
+        let table_or_json = format!("{table}, application/json;as=Table;v=v1;g=meta.k8s.io");
         assert_eq!(
-            negotiate_response_format(Some("application/json;as=Table;g=meta.k8s.io;v=v1"), false)
-                .unwrap_err()
-                .code,
+            negotiate_response(Some(&table_or_json), false, all).unwrap(),
+            Negotiated { format: Format::Json, target: Target::Table(MetaVersion::V1) }
+        );
+        let meta = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io";
+        assert_eq!(negotiate_response(Some(meta), false, all).unwrap().format, Format::Protobuf);
+        // wildcards prefer JSON; YAML cannot stream
+        assert_eq!(negotiate_response(Some("*/*"), false, all).unwrap().format, Format::Json);
+        assert_eq!(negotiate_response(Some("application/yaml"), true, all).unwrap_err().code, 406);
+        assert_eq!(
+            Format::Protobuf.stream_content_type(),
+            "application/vnd.kubernetes.protobuf;stream=watch"
+        );
+        assert_eq!(Format::Json.stream_content_type(), "application/json");
+    }
+
+    #[test]
+    fn response_negotiation() {
+        assert_eq!(negotiate_response_format(None, false, Formats::JSON_YAML).unwrap(), Format::Json);
+        assert_eq!(negotiate_response_format(Some("*/*"), false, Formats::JSON_YAML).unwrap(), Format::Json);
+        assert_eq!(
+            negotiate_response_format(Some("application/yaml"), false, Formats::JSON_YAML).unwrap(),
+            Format::Yaml
+        );
+        let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+        assert_eq!(negotiate_response_format(Some(table), false, Formats::JSON_YAML).unwrap(), Format::Json);
+        assert_eq!(
+            negotiate_response_format(Some("text/html"), false, Formats::JSON_YAML).unwrap_err().code,
+            406
+        );
+        assert_eq!(
+            negotiate_response_format(Some("application/yaml"), true, Formats::JSON_YAML).unwrap_err().code,
+            406
+        );
+        assert_eq!(
+            negotiate_response_format(
+                Some("application/json;as=Table;g=meta.k8s.io;v=v1"),
+                false,
+                Formats::JSON_YAML
+            )
+            .unwrap_err()
+            .code,
             406
         );
     }

@@ -31,6 +31,25 @@ pub fn encode_object<T: Serialize>(
     match format {
         Format::Json => Ok(json),
         Format::Yaml => json_to_yaml(&json),
+        Format::Protobuf => Err(no_protobuf_message()),
+    }
+}
+
+/// The error for a protobuf encode or decode of a type with no protobuf message: callers
+/// negotiate protobuf only for types that have one, so reaching this is a server bug.
+fn no_protobuf_message() -> ApiError {
+    ApiError::internal("this type has no protobuf message")
+}
+
+/// Encodes a `metav1.Status` in `format`; in protobuf it is the envelope with
+/// `apiVersion: v1, kind: Status`, as upstream.
+pub fn encode_status(status: &piazza_core::meta::Status, format: Format) -> Result<Vec<u8>, ApiError> {
+    match format {
+        Format::Protobuf => {
+            let type_meta = TypeMeta { api_version: "v1".to_owned(), kind: "Status".to_owned() };
+            Ok(crate::protobuf::encode_object(status, &type_meta))
+        }
+        other => encode_value(status, other),
     }
 }
 
@@ -39,6 +58,7 @@ pub fn encode_value<T: Serialize>(value: &T, format: Format) -> Result<Vec<u8>, 
     match format {
         Format::Json => serde_json::to_vec(value).map_err(ApiError::internal),
         Format::Yaml => serde_yaml_ng::to_string(value).map(String::into_bytes).map_err(ApiError::internal),
+        Format::Protobuf => Err(no_protobuf_message()),
     }
 }
 
@@ -83,6 +103,7 @@ pub fn decode_object<T: DeserializeOwned>(body: &[u8], format: Format) -> Result
             let value = serde_yaml_ng::from_slice(body).map_err(decode_error)?;
             Ok((value, type_meta))
         }
+        Format::Protobuf => Err(ApiError::unsupported_media_type(&[crate::JSON, crate::YAML])),
     }
 }
 
@@ -93,6 +114,20 @@ fn decode_error(err: impl std::fmt::Display) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_encodes_in_every_format() {
+        let status = ApiError::not_found(&piazza_core::GroupResource::new("g.io", "pizzas"), "p").to_status();
+        let json: serde_json::Value =
+            serde_json::from_slice(&encode_status(&status, Format::Json).unwrap()).unwrap();
+        assert_eq!(json["reason"], "NotFound");
+        let proto = encode_status(&status, Format::Protobuf).unwrap();
+        let (decoded, type_meta): (piazza_core::meta::Status, _) =
+            crate::protobuf::decode_object(&proto).unwrap();
+        assert_eq!((type_meta.api_version.as_str(), type_meta.kind.as_str()), ("v1", "Status"));
+        assert_eq!(decoded, status);
+        assert_eq!(encode_value(&status, Format::Protobuf).unwrap_err().code, 500);
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Thing {

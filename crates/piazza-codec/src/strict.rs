@@ -122,6 +122,8 @@ pub fn decode_validated<T: DeserializeOwned>(
             let value = serde_ignored::deserialize(de, &mut record).map_err(|e| decode_error(&e))?;
             (value, serde_yaml_ng::from_slice(body).map_err(|e| decode_error(&e))?)
         }
+        // Protobuf bodies are read through the type's protobuf hooks, never here.
+        Format::Protobuf => return Err(ApiError::unsupported_media_type(&[crate::JSON, crate::YAML])),
     };
     let messages: Vec<String> = unknown
         .iter()

@@ -12,6 +12,7 @@
 pub mod error;
 pub mod field;
 pub mod gvk;
+pub mod protobuf_hooks;
 pub mod request_info;
 pub mod resource;
 pub mod selector;
@@ -21,6 +22,7 @@ pub use error::{ApiError, StatusReason};
 pub use field::{FieldError, FieldErrors, FieldPath};
 pub use gvk::{GroupKind, GroupResource, GroupVersion, GroupVersionKind};
 pub use k8s_openapi;
+pub use protobuf_hooks::ProtobufHooks;
 pub use resource::{Object, Resource, Scope};
 pub use user::UserInfo;
 

@@ -49,6 +49,13 @@ pub trait Resource: Object + Serialize + DeserializeOwned + JsonSchema {
     /// Per-version defaulting, run after decoding a request body in this version.
     fn apply_defaults(&mut self) {}
 
+    /// How this version reads and writes Kubernetes protobuf, if it does
+    /// (`#[resource(..., protobuf)]` with `#[derive(Protobuf)]`). Versions without it are
+    /// served and stored as JSON or YAML only, like CustomResources upstream.
+    fn protobuf() -> Option<crate::ProtobufHooks<Self>> {
+        None
+    }
+
     /// This version's group/version.
     fn group_version() -> GroupVersion {
         GroupVersion::new(Self::GROUP, Self::VERSION)

@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "short_names",
     "categories",
     "defaults",
+    "protobuf",
     "crate",
 ];
 
@@ -42,6 +43,8 @@ pub(crate) struct ResourceAttrs {
     pub short_names: Option<Vec<LitStr>>,
     pub categories: Option<Vec<LitStr>>,
     pub defaults: Option<Path>,
+    /// `protobuf`: the type also derives `Protobuf` and is served and stored in it.
+    pub protobuf: Option<proc_macro2::Span>,
     pub krate: Option<Path>,
 }
 
@@ -121,6 +124,14 @@ impl ResourceAttrs {
                     "crate" => {
                         let value = value(&meta, "\"piazza_core\"")?.parse::<CratePath>()?.0;
                         set(&mut out.krate, value, errors, duplicate);
+                    }
+                    "protobuf" => {
+                        if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                            return Err(meta.error(
+                                "`protobuf` is a flag and takes no value: write `#[resource(..., protobuf)]`",
+                            ));
+                        }
+                        set(&mut out.protobuf, key_span, errors, duplicate);
                     }
                     "namespaced" | "cluster" => {
                         let scope = if key == "namespaced" { Scope::Namespaced } else { Scope::Cluster };

@@ -68,6 +68,7 @@ struct Names {
     short_names: Vec<LitStr>,
     categories: Vec<LitStr>,
     defaults: Option<Path>,
+    protobuf: bool,
 }
 
 enum GroupTokens {
@@ -167,6 +168,7 @@ impl Names {
             short_names,
             categories,
             defaults: attrs.defaults,
+            protobuf: attrs.protobuf.is_some(),
         })
     }
 }
@@ -195,8 +197,19 @@ fn check_list(errors: &mut Errors, items: &[LitStr], what: &str) {
 }
 
 fn expand(input: &DeriveInput, metadata: &Field, names: &Names) -> TokenStream {
-    let Names { krate, group, version, kind, plural, singular, scope, short_names, categories, defaults } =
-        names;
+    let Names {
+        krate,
+        group,
+        version,
+        kind,
+        plural,
+        singular,
+        scope,
+        short_names,
+        categories,
+        defaults,
+        protobuf,
+    } = names;
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
 
@@ -228,6 +241,14 @@ fn expand(input: &DeriveInput, metadata: &Field, names: &Names) -> TokenStream {
         }
     });
 
+    let protobuf = protobuf.then(|| {
+        quote! {
+            fn protobuf() -> ::core::option::Option<#krate::ProtobufHooks<Self>> {
+                ::core::option::Option::Some(#krate::codec::protobuf::hooks::<Self>())
+            }
+        }
+    });
+
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::Object for #ident #ty_generics #where_clause {
@@ -250,6 +271,7 @@ fn expand(input: &DeriveInput, metadata: &Field, names: &Names) -> TokenStream {
             const SHORT_NAMES: &'static [&'static str] = &[#(#short_names),*];
             const CATEGORIES: &'static [&'static str] = &[#(#categories),*];
             #apply_defaults
+            #protobuf
         }
     }
 }
@@ -336,6 +358,30 @@ mod tests {
             }
         };
         assert_eq!(out, want.to_string());
+    }
+
+    #[test]
+    fn protobuf_flag_returns_the_derived_hooks() {
+        let out = expand_ok(quote! {
+            #[resource(group = "a.b", version = "v1", namespaced, protobuf)]
+            struct Thing { metadata: ObjectMeta }
+        });
+        let want = quote! {
+            fn protobuf() -> ::core::option::Option<::piazza::ProtobufHooks<Self>> {
+                ::core::option::Option::Some(::piazza::codec::protobuf::hooks::<Self>())
+            }
+        };
+        assert!(out.contains(&want.to_string()), "{out}");
+        let plain = expand_ok(quote! {
+            #[resource(group = "a.b", version = "v1", namespaced)]
+            struct Thing { metadata: ObjectMeta }
+        });
+        assert!(!plain.contains("fn protobuf"), "{plain}");
+        let errors = expand_err(quote! {
+            #[resource(group = "a.b", version = "v1", namespaced, protobuf = true)]
+            struct Thing { metadata: ObjectMeta }
+        });
+        assert_eq!(errors, ["`protobuf` is a flag and takes no value: write `#[resource(..., protobuf)]`"]);
     }
 
     #[test]

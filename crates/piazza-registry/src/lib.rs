@@ -27,6 +27,6 @@ pub use admission::{Admission, Attributes, Operation};
 pub use descriptor::{ResourceDescriptor, VersionDescriptor};
 pub use params::{ListParams, OptionsKind, Query, WriteParams};
 pub use rest::{Encoded, EncodedWatch, RestContext, RestResource};
-pub use store::{BuildError, PatchType, Store, StoreBuilder};
+pub use store::{BuildError, PatchType, StorageLayout, Store, StoreBuilder};
 pub use strategy::Strategy;
 pub use version::{TypedVersion, VersionCodec};

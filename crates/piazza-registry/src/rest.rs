@@ -9,16 +9,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use piazza_codec::protobuf::meta::{PartialObjectMetadata, PartialObjectMetadataList};
 use piazza_codec::watch::{WatchEventType, json_event_frame};
-use piazza_codec::{Format, MetaVersion, Target, decode_object, encode_value};
+use piazza_codec::{Format, MetaVersion, Target, TypeMeta, decode_object, encode_status, encode_value};
 use piazza_core::error::success_status;
-use piazza_core::meta::{DeleteOptions, StatusDetails};
+use piazza_core::meta::{DeleteOptions, ListMeta, ObjectMeta, StatusDetails};
 use piazza_core::{ApiError, Object, UserInfo};
 use rand::Rng;
 
 use crate::descriptor::ResourceDescriptor;
 use crate::params::{OptionsKind, Query};
-use crate::store::{DeleteState, FrameKey, FrameView, HubWatchEvent, PatchType, Store};
+use crate::store::{
+    DeleteState, FrameKey, FrameView, HubWatchEvent, PatchType, Store, list_meta, protobuf_list,
+};
 use crate::table::{
     IncludeObject, TableColumns, build_table, partial_object_metadata, partial_object_metadata_list,
     set_meta_version,
@@ -70,6 +73,9 @@ pub type EncodedWatch = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 pub trait RestResource: Send + Sync + 'static {
     /// Names, scope, versions and verbs.
     fn descriptor(&self) -> &ResourceDescriptor;
+    /// The formats requests and answers may use: protobuf only when every served
+    /// version has a protobuf message.
+    fn formats(&self) -> piazza_codec::Formats;
     /// The JSON schema of a served version (for OpenAPI).
     fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema>;
     /// The subresources served under `<name>/<subresource>` (none by default; see
@@ -109,6 +115,10 @@ fn required_name(ctx: &RestContext) -> Result<&str, ApiError> {
 /// query (`gracePeriodSeconds`, `propagationPolicy`, `orphanDependents`, `dryRun`), as
 /// upstream's handler decodes them. Validation happens in [`Store::delete`].
 fn decode_delete_options(body: &[u8], format: Format, query: &Query) -> Result<DeleteOptions, ApiError> {
+    if format == Format::Protobuf && !body.is_empty() {
+        let (options, _): (DeleteOptions, _) = piazza_codec::protobuf::decode_object(body)?;
+        return Ok(options);
+    }
     if !body.iter().all(u8::is_ascii_whitespace) {
         let (options, _): (DeleteOptions, _) = decode_object(body, format)?;
         return Ok(options);
@@ -168,10 +178,19 @@ impl<H: Object> Store<H> {
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
         items: &[H],
-        metadata: serde_json::Value,
+        metadata: &ListMeta,
         format: Format,
     ) -> Result<Encoded, ApiError> {
         let type_meta = codec.type_meta();
+        if format == Format::Protobuf {
+            let body = protobuf_list(&type_meta.api_version, &type_meta.kind, metadata, |raw| {
+                for item in items {
+                    piazza_codec::protobuf::wire::put_bytes(raw, 2, &codec.encode_message(item.clone())?);
+                }
+                Ok(())
+            })?;
+            return Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() });
+        }
         let mut json = Vec::with_capacity(256 + items.len() * 512);
         json.extend_from_slice(b"{\"apiVersion\":");
         json.extend_from_slice(&serde_json::to_vec(&type_meta.api_version).map_err(ApiError::internal)?);
@@ -180,7 +199,7 @@ impl<H: Object> Store<H> {
             &serde_json::to_vec(&format!("{}List", type_meta.kind)).map_err(ApiError::internal)?,
         );
         json.extend_from_slice(b",\"metadata\":");
-        json.extend_from_slice(&serde_json::to_vec(&metadata).map_err(ApiError::internal)?);
+        json.extend_from_slice(&serde_json::to_vec(metadata).map_err(ApiError::internal)?);
         json.extend_from_slice(b",\"items\":[");
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
@@ -190,13 +209,13 @@ impl<H: Object> Store<H> {
         }
         json.extend_from_slice(b"]}");
         let body = match format {
-            Format::Json => json,
             Format::Yaml => piazza_codec::object::json_to_yaml(&json)?,
+            _ => json,
         };
         Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() })
     }
 
-    fn delete_status(&self, object: &H) -> Encoded {
+    fn delete_status(&self, object: &H, format: Format) -> Result<Encoded, ApiError> {
         let meta = object.metadata();
         let status = success_status(Some(StatusDetails {
             name: meta.name.clone(),
@@ -205,20 +224,52 @@ impl<H: Object> Store<H> {
             uid: meta.uid.clone(),
             ..Default::default()
         }));
-        Encoded {
+        Ok(Encoded {
             status: 200,
-            body: serde_json::to_vec(&status).unwrap_or_default(),
-            format: Format::Json,
+            body: encode_status(&status, format)?,
+            format,
             target: Target::Object,
             warnings: Vec::new(),
-        }
+        })
     }
 }
 
-/// Encodes a `meta.k8s.io` view in the negotiated format.
+/// Encodes a `meta.k8s.io` view in the negotiated format (JSON or YAML).
 fn encode_view(mut value: serde_json::Value, format: Format, target: Target) -> Result<Encoded, ApiError> {
     set_meta_version(&mut value, target);
     Ok(Encoded { status: 200, body: encode_value(&value, format)?, format, target, warnings: Vec::new() })
+}
+
+/// The envelope type of a `meta.k8s.io` view in `target`'s version.
+fn view_type_meta(target: Target, kind: &str) -> TypeMeta {
+    let version = target.meta_version().unwrap_or_default();
+    TypeMeta { api_version: version.api_version().to_owned(), kind: kind.to_owned() }
+}
+
+/// `PartialObjectMetadata` as a complete protobuf body.
+fn protobuf_partial_metadata(meta: &ObjectMeta, target: Target) -> Vec<u8> {
+    let view = PartialObjectMetadata { metadata: meta.clone() };
+    piazza_codec::protobuf::encode_object(&view, &view_type_meta(target, "PartialObjectMetadata"))
+}
+
+/// `PartialObjectMetadataList` as a complete protobuf body.
+fn protobuf_partial_metadata_list(metas: &[&ObjectMeta], metadata: ListMeta, target: Target) -> Vec<u8> {
+    let items = metas.iter().map(|m| PartialObjectMetadata { metadata: (*m).clone() }).collect();
+    let view = PartialObjectMetadataList { metadata, items };
+    piazza_codec::protobuf::encode_object(&view, &view_type_meta(target, "PartialObjectMetadataList"))
+}
+
+/// One watch event frame in `format`: a JSON line, or a length-prefixed protobuf
+/// `WatchEvent`.
+fn event_frame(format: Format, event_type: WatchEventType, body: &[u8]) -> Bytes {
+    Bytes::from(match format {
+        Format::Protobuf => piazza_codec::protobuf::watch::event_frame(event_type, body),
+        _ => json_event_frame(event_type, body),
+    })
+}
+
+fn view_response(body: Vec<u8>, format: Format, target: Target) -> Encoded {
+    Encoded { status: 200, body, format, target, warnings: Vec::new() }
 }
 
 /// An object as a JSON value in the codec's version (for `includeObject=Object`).
@@ -233,6 +284,7 @@ fn object_value<H: 'static>(
 /// first only, as upstream), or as PartialObjectMetadata.
 struct WatchView<H> {
     target: Target,
+    format: Format,
     include: IncludeObject,
     table: Arc<dyn TableColumns<H>>,
     headers_sent: std::sync::atomic::AtomicBool,
@@ -246,6 +298,7 @@ impl<H: Object> WatchView<H> {
         let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
         Ok(Self {
             target: ctx.target,
+            format: ctx.format,
             include,
             table,
             headers_sent: std::sync::atomic::AtomicBool::new(false),
@@ -254,7 +307,10 @@ impl<H: Object> WatchView<H> {
 
     fn encode(&self, codec: &Arc<dyn VersionCodec<H>>, object: &H) -> Result<Vec<u8>, ApiError> {
         match self.target {
-            Target::Object | Target::PartialObjectMetadataList(_) => codec.encode(object, Format::Json),
+            Target::Object | Target::PartialObjectMetadataList(_) => codec.encode(object, self.format),
+            Target::PartialObjectMetadata(_) if self.format == Format::Protobuf => {
+                Ok(protobuf_partial_metadata(object.metadata(), self.target))
+            }
             Target::PartialObjectMetadata(_) => {
                 let mut view = partial_object_metadata(object.metadata());
                 set_meta_version(&mut view, self.target);
@@ -275,11 +331,8 @@ impl<H: Object> WatchView<H> {
 }
 
 /// A watch ERROR frame for `err`.
-fn error_frame(err: &ApiError) -> Bytes {
-    Bytes::from(json_event_frame(
-        WatchEventType::Error,
-        &encode_value(&err.to_status(), Format::Json).unwrap_or_default(),
-    ))
+fn error_frame(err: &ApiError, format: Format) -> Bytes {
+    event_frame(format, WatchEventType::Error, &encode_status(&err.to_status(), format).unwrap_or_default())
 }
 
 fn watch_timeout(requested: Option<u64>) -> Duration {
@@ -292,32 +345,43 @@ fn watch_timeout(requested: Option<u64>) -> Duration {
     }
 }
 
-fn bookmark_json(codec: &dyn VersionCodecInfo, resource_version: u64, initial_events_end: bool) -> Vec<u8> {
-    let mut metadata = serde_json::json!({ "resourceVersion": resource_version.to_string() });
-    if initial_events_end {
-        metadata["annotations"] = serde_json::json!({ "k8s.io/initial-events-end": "true" });
+/// A bookmark's object: an empty object of the watched version with only a
+/// resourceVersion (and the `k8s.io/initial-events-end` annotation when it ends the initial
+/// events), in `format`.
+fn bookmark_body<H: 'static>(
+    codec: &Arc<dyn VersionCodec<H>>,
+    resource_version: u64,
+    initial_events_end: bool,
+    format: Format,
+) -> Result<Vec<u8>, ApiError> {
+    let annotations = initial_events_end.then(|| {
+        std::collections::BTreeMap::from([("k8s.io/initial-events-end".to_owned(), "true".to_owned())])
+    });
+    let metadata = ObjectMeta {
+        resource_version: Some(resource_version.to_string()),
+        annotations,
+        ..ObjectMeta::default()
+    };
+    if format == Format::Protobuf {
+        return codec.encode_metadata_only(metadata);
     }
-    let (api_version, kind) = codec.names();
-    serde_json::to_vec(&serde_json::json!({ "apiVersion": api_version, "kind": kind, "metadata": metadata }))
-        .unwrap_or_default()
-}
-
-/// The names a bookmark needs, without the hub type.
-trait VersionCodecInfo {
-    fn names(&self) -> (String, String);
-}
-
-impl<H: 'static> VersionCodecInfo for Arc<dyn VersionCodec<H>> {
-    fn names(&self) -> (String, String) {
-        let tm = self.type_meta();
-        (tm.api_version, tm.kind)
-    }
+    let type_meta = codec.type_meta();
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": type_meta.api_version,
+        "kind": type_meta.kind,
+        "metadata": metadata,
+    }))
+    .map_err(ApiError::internal)
 }
 
 #[async_trait]
 impl<H: Object> RestResource for Store<H> {
     fn descriptor(&self) -> &ResourceDescriptor {
         Store::descriptor(self)
+    }
+
+    fn formats(&self) -> piazza_codec::Formats {
+        piazza_codec::Formats { protobuf: self.versions().iter().all(|v| v.protobuf()) }
     }
 
     fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
@@ -327,12 +391,17 @@ impl<H: Object> RestResource for Store<H> {
     async fn get(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
-        if ctx.target == Target::Object && matches!(ctx.format, Format::Json | Format::Yaml) {
+        if ctx.target == Target::Object {
             return self.get_encoded(codec, ctx, required_name(ctx)?, params.get_revision()?).await;
         }
         let object = self.get(ctx.namespace.as_deref(), required_name(ctx)?, params.get_revision()?).await?;
         match ctx.target {
             Target::Object => self.encode_one(codec, &object, 200, ctx.format),
+            Target::PartialObjectMetadata(_) if ctx.format == Format::Protobuf => Ok(view_response(
+                protobuf_partial_metadata(object.metadata(), ctx.target),
+                ctx.format,
+                ctx.target,
+            )),
             Target::PartialObjectMetadata(_) => {
                 encode_view(partial_object_metadata(object.metadata()), ctx.format, ctx.target)
             }
@@ -353,13 +422,18 @@ impl<H: Object> RestResource for Store<H> {
     async fn list(&self, ctx: &RestContext) -> Result<Encoded, ApiError> {
         let codec = self.version(&ctx.version)?;
         let params = ctx.query.list_params()?;
-        if ctx.target == Target::Object && matches!(ctx.format, Format::Json | Format::Yaml) {
+        if ctx.target == Target::Object {
             return self.list_encoded(codec, ctx, &params).await;
         }
         let page = Store::list(self, ctx.namespace.as_deref(), &params).await?;
         let metadata = crate::store::list_metadata(&page);
         match ctx.target {
-            Target::Object => self.encode_list(codec, &page.items, metadata, ctx.format),
+            Target::Object => self.encode_list(codec, &page.items, &list_meta(&page), ctx.format),
+            Target::PartialObjectMetadataList(_) if ctx.format == Format::Protobuf => {
+                let metas: Vec<_> = page.items.iter().map(Object::metadata).collect();
+                let body = protobuf_partial_metadata_list(&metas, list_meta(&page), ctx.target);
+                Ok(view_response(body, ctx.format, ctx.target))
+            }
             Target::PartialObjectMetadataList(_) => {
                 let metas: Vec<_> = page.items.iter().map(Object::metadata).collect();
                 encode_view(partial_object_metadata_list(&metas, metadata), ctx.format, ctx.target)
@@ -396,11 +470,12 @@ impl<H: Object> RestResource for Store<H> {
             }
         };
         let version = ctx.version.clone();
+        let format = ctx.format;
         let frames = events.map(move |event| {
             let object_frame = |event_type: WatchEventType, object: &H| -> Bytes {
                 let encode = || match view.encode(&codec, object) {
-                    Ok(body) => Ok(Bytes::from(json_event_frame(event_type, &body))),
-                    Err(e) => Err(error_frame(&e)),
+                    Ok(body) => Ok(event_frame(format, event_type, &body)),
+                    Err(e) => Err(error_frame(&e, format)),
                 };
                 let meta = object.metadata();
                 let key = match (&shared, &meta.name, &meta.resource_version) {
@@ -412,6 +487,7 @@ impl<H: Object> RestResource for Store<H> {
                             event_type: event_type.as_str(),
                             version: version.clone(),
                             view: *view,
+                            format,
                         };
                         Some((caches, key))
                     }
@@ -429,18 +505,16 @@ impl<H: Object> RestResource for Store<H> {
                 HubWatchEvent::Added(o) => return object_frame(WatchEventType::Added, &o),
                 HubWatchEvent::Modified(o) => return object_frame(WatchEventType::Modified, &o),
                 HubWatchEvent::Deleted(o) => return object_frame(WatchEventType::Deleted, &o),
-                HubWatchEvent::Bookmark { resource_version, initial_events_end } => Ok((
-                    WatchEventType::Bookmark,
-                    bookmark_json(&codec, resource_version, initial_events_end),
-                )),
-                HubWatchEvent::Error(e) => {
-                    encode_value(&e.to_status(), Format::Json).map(|b| (WatchEventType::Error, b))
+                HubWatchEvent::Bookmark { resource_version, initial_events_end } => {
+                    bookmark_body(&codec, resource_version, initial_events_end, format)
+                        .map(|b| (WatchEventType::Bookmark, b))
                 }
+                HubWatchEvent::Error(e) => return error_frame(&e, format),
             };
-            let (event_type, body) = frame.unwrap_or_else(|e| {
-                (WatchEventType::Error, encode_value(&e.to_status(), Format::Json).unwrap_or_default())
-            });
-            Bytes::from(json_event_frame(event_type, &body))
+            match frame {
+                Ok((event_type, body)) => event_frame(format, event_type, &body),
+                Err(e) => error_frame(&e, format),
+            }
         });
         Ok(Box::pin(frames.take_until(tokio::time::sleep(timeout))))
     }
@@ -511,7 +585,7 @@ impl<H: Object> RestResource for Store<H> {
         // marked: the object, so that clients see `deletionTimestamp` and the finalizers.
         let mut encoded = match outcome.state {
             DeleteState::Deleting => self.encode_one(codec, &outcome.object, status, ctx.format)?,
-            _ => self.delete_status(&outcome.object),
+            _ => self.delete_status(&outcome.object, ctx.format)?,
         };
         encoded.status = status;
         Ok(encoded)
@@ -545,7 +619,8 @@ impl<H: Object> RestResource for Store<H> {
                 Err(e) => return Err(e),
             }
         }
-        let metadata = serde_json::json!({ "resourceVersion": page.resource_version.to_string() });
-        self.encode_list(codec, &deleted, metadata, ctx.format)
+        let metadata =
+            ListMeta { resource_version: Some(page.resource_version.to_string()), ..ListMeta::default() };
+        self.encode_list(codec, &deleted, &metadata, ctx.format)
     }
 }

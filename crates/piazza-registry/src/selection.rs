@@ -101,36 +101,39 @@ impl Selection {
             })
     }
 
-    /// True if a stored object matches (decodes only its metadata; corrupt data never matches).
-    pub fn matches_stored(&self, kv: &KeyValue) -> bool {
-        match serde_json::from_slice::<MetadataOnly>(&kv.value) {
+    /// Whether a stored JSON object matches, decoding only its metadata (corrupt JSON never
+    /// matches); `None` when the bytes are not JSON (protobuf or YAML), which callers then
+    /// decode in full.
+    pub fn matches_stored(&self, kv: &KeyValue) -> Option<bool> {
+        if !kv.value.trim_ascii_start().starts_with(b"{") {
+            return None;
+        }
+        Some(match serde_json::from_slice::<MetadataOnly>(&kv.value) {
             Ok(m) => self.matches_parts(
                 m.metadata.name.as_deref(),
                 m.metadata.namespace.as_deref(),
                 m.metadata.labels.as_ref(),
             ),
             Err(_) => false,
-        }
+        })
     }
 
-    /// A storage predicate for filtered lists, on metadata only (see
-    /// [`predicate_decoding`](Self::predicate_decoding) for declared fields).
-    pub fn predicate(self) -> Predicate {
-        std::sync::Arc::new(move |kv: &KeyValue| self.matches_stored(kv))
-    }
-
-    /// A storage predicate that decodes stored objects with `decode` when the selector
-    /// names a declared field, and matches on metadata only otherwise. Objects that do not
-    /// decode never match.
+    /// A storage predicate that matches on the metadata of stored JSON alone when the
+    /// selector names only metadata, and otherwise (a declared field, or bytes that are not
+    /// JSON) decodes stored objects with `decode`. Objects that do not decode never match.
     pub fn predicate_decoding<H: Object>(
         self,
         decode: impl Fn(&KeyValue) -> Result<H, ApiError> + Send + Sync + 'static,
         fields: std::sync::Arc<SelectableFields<H>>,
     ) -> Predicate {
-        if !self.needs_object {
-            return self.predicate();
-        }
-        std::sync::Arc::new(move |kv: &KeyValue| decode(kv).is_ok_and(|o| self.matches_object(&o, &fields)))
+        std::sync::Arc::new(move |kv: &KeyValue| {
+            if !self.needs_object
+                && let Some(matched) = self.matches_stored(kv)
+            {
+                return matched;
+            }
+            decode(kv).is_ok_and(|o| self.matches_object(&o, &fields))
+        })
     }
 }
 
@@ -156,10 +159,19 @@ mod tests {
             ..Default::default()
         };
         let s = Selection::from_params(&params).unwrap().unwrap();
-        assert!(s.matches_stored(&kv(r#"{"metadata":{"name":"a","labels":{"size":"large"}}}"#)));
-        assert!(!s.matches_stored(&kv(r#"{"metadata":{"name":"b","labels":{"size":"large"}}}"#)));
-        assert!(!s.matches_stored(&kv(r#"{"metadata":{"name":"a"}}"#)));
-        assert!(!s.matches_stored(&kv("garbage")));
+        assert_eq!(
+            s.matches_stored(&kv(r#"{"metadata":{"name":"a","labels":{"size":"large"}}}"#)),
+            Some(true)
+        );
+        assert_eq!(
+            s.matches_stored(&kv(r#"{"metadata":{"name":"b","labels":{"size":"large"}}}"#)),
+            Some(false)
+        );
+        assert_eq!(s.matches_stored(&kv(r#"{"metadata":{"name":"a"}}"#)), Some(false));
+        assert_eq!(s.matches_stored(&kv("{garbage")), Some(false));
+        // not JSON: the caller decodes
+        assert_eq!(s.matches_stored(&kv("k8s\u{0}...")), None);
+        assert_eq!(s.matches_stored(&kv("metadata:\n  name: a\n")), None);
     }
 
     /// A selector on a declared field decodes stored objects; one on metadata only does not.
@@ -196,11 +208,22 @@ mod tests {
         // Metadata only: the fast path, which never calls the decoder.
         let s = select("metadata.name==a").unwrap().unwrap();
         assert!(!s.needs_object());
-        let predicate = s.predicate_decoding(
+        let predicate = s.clone().predicate_decoding(
             |_: &KeyValue| -> Result<Thing, ApiError> { panic!("decoded") },
             fields.clone(),
         );
         assert!(predicate(&eight) && !predicate(&twelve));
+
+        // Metadata only, but the stored bytes are not JSON (protobuf): decoded in full.
+        let enveloped = |json: &str| kv(&format!("k8s\u{0}{json}"));
+        let unwrap = |kv: &KeyValue| {
+            let json = kv.value.strip_prefix(b"k8s\0").ok_or_else(|| ApiError::internal("no magic"))?;
+            serde_json::from_slice::<Thing>(json).map_err(|e| ApiError::internal(e.to_string()))
+        };
+        let predicate = s.predicate_decoding(unwrap, fields.clone());
+        assert!(predicate(&enveloped(r#"{"metadata":{"name":"a"}}"#)));
+        assert!(!predicate(&enveloped(r#"{"metadata":{"name":"b"}}"#)));
+        assert!(!predicate(&enveloped("garbage")));
 
         let err = select("spec.cheese=yes").unwrap_err();
         assert_eq!((err.code, err.message.as_str()), (400, "field label not supported: spec.cheese"));

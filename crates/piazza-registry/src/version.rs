@@ -5,7 +5,8 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-use piazza_codec::{FieldValidation, Format, TypeMeta, decode_validated, encode_object};
+use piazza_codec::protobuf::{decode_envelope, encode_raw};
+use piazza_codec::{FieldValidation, Format, JSON, TypeMeta, YAML, decode_validated, encode_object};
 use piazza_core::{ApiError, Object, Resource};
 
 /// A served version of the hub type `H`, with its type parameter erased.
@@ -42,6 +43,28 @@ pub trait VersionCodec<H>: Send + Sync + 'static {
     fn decode_stored(&self, body: &[u8]) -> Result<H, ApiError> {
         self.decode(body, Format::Json, FieldValidation::Ignore).map(|(object, _)| object)
     }
+    /// Whether this version has a protobuf message (`#[resource(..., protobuf)]`).
+    fn protobuf(&self) -> bool {
+        false
+    }
+    /// Converts the hub to this version and encodes its protobuf message, without the
+    /// envelope (list items, cached encodings).
+    fn encode_message(&self, object: H) -> Result<Vec<u8>, ApiError> {
+        let _ = object;
+        Err(no_protobuf(self.type_meta()))
+    }
+    /// Decodes this version's protobuf message as this server stored it (the `raw` of the
+    /// envelope), applies this version's defaults, and converts to the hub.
+    fn decode_stored_message(&self, raw: &[u8]) -> Result<H, ApiError> {
+        let _ = raw;
+        Err(no_protobuf(self.type_meta()))
+    }
+    /// A complete protobuf body of an empty object of this version carrying only `metadata`
+    /// (watch bookmarks).
+    fn encode_metadata_only(&self, metadata: piazza_core::meta::ObjectMeta) -> Result<Vec<u8>, ApiError> {
+        let _ = metadata;
+        Err(no_protobuf(self.type_meta()))
+    }
     /// Converts the hub to this version as a JSON value (for comparisons).
     fn to_json_value(&self, object: &H) -> Result<serde_json::Value, ApiError>;
     /// This version's JSON schema.
@@ -67,6 +90,14 @@ impl<V> Default for TypedVersion<V> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn no_protobuf(type_meta: TypeMeta) -> ApiError {
+    ApiError::internal(format!("{} {} has no protobuf message", type_meta.api_version, type_meta.kind))
+}
+
+fn protobuf_decode_error(err: String) -> ApiError {
+    ApiError::bad_request(format!("error decoding request body: {err}"))
 }
 
 fn conversion_error(err: impl Display) -> ApiError {
@@ -95,7 +126,18 @@ where
         format: Format,
         validation: FieldValidation,
     ) -> Result<(H, Vec<String>), ApiError> {
-        let (mut value, type_meta, warnings): (V, TypeMeta, _) = decode_validated(body, format, validation)?;
+        let (mut value, type_meta, warnings): (V, TypeMeta, _) = match (format, V::protobuf()) {
+            // Protobuf has no unknown-field warnings: unknown tags are skipped, as upstream.
+            (Format::Protobuf, Some(hooks)) => {
+                let unknown = decode_envelope(body)?;
+                let value = (hooks.decode)(&unknown.raw.0).map_err(protobuf_decode_error)?;
+                let type_meta =
+                    TypeMeta { api_version: unknown.type_meta.api_version, kind: unknown.type_meta.kind };
+                (value, type_meta, Vec::new())
+            }
+            (Format::Protobuf, None) => return Err(ApiError::unsupported_media_type(&[JSON, YAML])),
+            _ => decode_validated(body, format, validation)?,
+        };
         let expected = self.type_meta();
         if !type_meta.api_version.is_empty() && type_meta.api_version != expected.api_version {
             return Err(ApiError::bad_request(format!(
@@ -119,8 +161,39 @@ where
     }
 
     fn encode_owned(&self, object: H, format: Format) -> Result<Vec<u8>, ApiError> {
+        if format == Format::Protobuf {
+            return Ok(encode_raw(&self.encode_message(object)?, &self.type_meta()));
+        }
         let value = V::try_from(object).map_err(conversion_error)?;
         encode_object(&value, &self.type_meta(), format)
+    }
+
+    fn protobuf(&self) -> bool {
+        V::protobuf().is_some()
+    }
+
+    fn encode_message(&self, object: H) -> Result<Vec<u8>, ApiError> {
+        let hooks = V::protobuf().ok_or_else(|| no_protobuf(self.type_meta()))?;
+        let value = V::try_from(object).map_err(conversion_error)?;
+        let mut buf = Vec::with_capacity(256);
+        (hooks.encode)(&value, &mut buf);
+        Ok(buf)
+    }
+
+    fn decode_stored_message(&self, raw: &[u8]) -> Result<H, ApiError> {
+        let hooks = V::protobuf().ok_or_else(|| no_protobuf(self.type_meta()))?;
+        let mut value = (hooks.decode)(raw).map_err(protobuf_decode_error)?;
+        value.apply_defaults();
+        H::try_from(value).map_err(|e| ApiError::bad_request(format!("conversion failed: {e}")))
+    }
+
+    fn encode_metadata_only(&self, metadata: piazza_core::meta::ObjectMeta) -> Result<Vec<u8>, ApiError> {
+        let hooks = V::protobuf().ok_or_else(|| no_protobuf(self.type_meta()))?;
+        let mut value = (hooks.empty)();
+        *value.metadata_mut() = metadata;
+        let mut buf = Vec::with_capacity(64);
+        (hooks.encode)(&value, &mut buf);
+        Ok(encode_raw(&buf, &self.type_meta()))
     }
 
     fn json_prefix(&self) -> &[u8] {

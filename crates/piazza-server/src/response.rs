@@ -3,18 +3,19 @@
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
-use piazza_codec::{Format, encode_value};
+use piazza_codec::{Format, encode_status};
 use piazza_core::ApiError;
 
 use crate::body::{Response, full};
 
-/// Builds the response for an error, encoding the Status as `format`.
+/// Builds the response for an error, encoding the Status as `format` (JSON if that fails).
 pub fn error_response(err: &ApiError, format: Format) -> Response {
-    let body = encode_value(&err.to_status(), format)
-        .or_else(|_| encode_value(&err.to_status(), Format::Json))
-        .unwrap_or_default();
-    let content_type = if body.first() == Some(&b'{') { Format::Json } else { format };
-    let mut response = bytes_response(err.code, content_type.content_type(), body);
+    let status = err.to_status();
+    let (body, format) = match encode_status(&status, format) {
+        Ok(body) => (body, format),
+        Err(_) => (encode_status(&status, Format::Json).unwrap_or_default(), Format::Json),
+    };
+    let mut response = bytes_response(err.code, format.content_type(), body);
     if let Some(seconds) = err.retry_after_seconds {
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
     }

@@ -57,6 +57,18 @@ pub struct OpenedStorage {
     pub metrics: Vec<Arc<dyn MetricsSource>>,
 }
 
+/// Parses `--storage-media-type`: one of the three media types objects can be stored in.
+pub fn parse_storage_media_type(input: &str) -> Result<piazza_codec::Format, String> {
+    piazza_codec::Format::from_essence(input.trim()).ok_or_else(|| {
+        format!(
+            "unsupported storage media type {input:?}; use {}, {} or {}",
+            piazza_codec::JSON,
+            piazza_codec::YAML,
+            piazza_codec::PROTOBUF
+        )
+    })
+}
+
 /// Where objects are stored.
 #[derive(Clone, Debug, clap::Args)]
 pub struct StorageOptions {
@@ -90,6 +102,13 @@ pub struct StorageOptions {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub watch_cache: bool,
 
+    /// The media type to use to store objects in storage: application/json,
+    /// application/yaml or application/vnd.kubernetes.protobuf. Kinds without a protobuf
+    /// message are stored as JSON when protobuf is asked for. Objects stored in any of them
+    /// stay readable after this changes.
+    #[arg(long, default_value = piazza_codec::PROTOBUF, value_parser = parse_storage_media_type)]
+    pub storage_media_type: piazza_codec::Format,
+
     /// How long the embedded store keeps revision history for watches and consistent
     /// pagination.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -100,6 +119,14 @@ impl StorageOptions {
     /// The key prefix the registry builds storage keys under.
     pub fn key_prefix(&self) -> &str {
         if self.etcd_servers.is_empty() { "/registry" } else { &self.etcd_prefix }
+    }
+
+    /// The key prefix and media type the registry stores objects with.
+    pub fn layout(&self) -> piazza_registry::StorageLayout {
+        piazza_registry::StorageLayout {
+            key_prefix: self.key_prefix().to_owned(),
+            media_type: self.storage_media_type,
+        }
     }
 
     /// True when etcd is the backend.

@@ -24,8 +24,8 @@ pub use piazza_tls as tls;
 
 pub use async_trait::async_trait;
 pub use piazza_core::{
-    ApiError, FieldError, FieldErrors, FieldPath, Object, Resource, Scope, UserInfo, impl_object,
-    k8s_openapi, meta,
+    ApiError, FieldError, FieldErrors, FieldPath, Object, ProtobufHooks, Resource, Scope, UserInfo,
+    impl_object, k8s_openapi, meta,
 };
 pub use piazza_derive::Resource;
 pub use piazza_registry::{Admission, Attributes, Operation, RestResource, Store, Strategy};

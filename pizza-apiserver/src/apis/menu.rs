@@ -15,7 +15,7 @@ pub const MENU_GROUP: &str = "menu.piazza.dev";
 
 /// A pizza on the menu (menu.piazza.dev/v1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
-#[resource(group = MENU_GROUP, version = "v1", namespaced, defaults = Self::apply_menu_defaults)]
+#[resource(group = MENU_GROUP, version = "v1", namespaced, protobuf, defaults = Self::apply_menu_defaults)]
 pub struct Pizza {
     /// Standard object metadata.
     #[serde(default)]

@@ -102,7 +102,7 @@ pub mod v1alpha1 {
     /// A pizza (v1alpha1).
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
     #[resource(group = super::super::GROUP, version = "v1alpha1", namespaced, short_names = ["pz"],
-               categories = ["all"], defaults = Self::default_toppings)]
+               categories = ["all"], protobuf, defaults = Self::default_toppings)]
     pub struct Pizza {
         /// Standard object metadata.
         #[serde(default)]
@@ -154,7 +154,7 @@ pub mod v1beta1 {
     /// A pizza (v1beta1).
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
     #[resource(group = super::super::GROUP, version = "v1beta1", namespaced, short_names = ["pz"],
-               categories = ["all"], defaults = Self::default_toppings)]
+               categories = ["all"], protobuf, defaults = Self::default_toppings)]
     pub struct Pizza {
         /// Standard object metadata.
         #[serde(default)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A topping that pizzas may use.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Resource, Protobuf)]
-#[resource(group = super::GROUP, version = "v1alpha1", cluster)]
+#[resource(group = super::GROUP, version = "v1alpha1", cluster, protobuf)]
 pub struct Topping {
     /// Standard object metadata.
     #[serde(default)]

@@ -48,6 +48,7 @@ pub struct Scenarios {
     prefix: String,
     server_pid: Option<u32>,
     seed_concurrency: usize,
+    read_accept: Option<&'static str>,
 }
 
 // === impl Scenarios ===
@@ -63,6 +64,7 @@ impl Scenarios {
             prefix: target.namespace_prefix.clone(),
             server_pid: target.server_pid,
             seed_concurrency,
+            read_accept: target.format.read_accept(),
         })
     }
 
@@ -90,12 +92,12 @@ impl Scenarios {
 
     fn get_workload(&self) -> HttpWorkload {
         let path = pizza_path(&self.namespace("get"), &object_name(0));
-        HttpWorkload::get(self.client.clone(), path, "get")
+        HttpWorkload::get(self.client.clone(), path, "get").accepting(self.read_accept)
     }
 
     fn list_workload(&self, objects: usize, query: &str) -> HttpWorkload {
         let path = format!("{}{query}", pizzas_path(&self.namespace(&format!("n{objects}"))));
-        HttpWorkload::get(self.client.clone(), path, "list")
+        HttpWorkload::get(self.client.clone(), path, "list").accepting(self.read_accept)
     }
 
     fn create_workload(&self) -> HttpWorkload {
@@ -111,6 +113,7 @@ impl Scenarios {
             path: pizzas_path(&namespace),
             body: Body::Template(body),
             content_type: Some(JSON),
+            accept: None,
             label: "create",
         }
     }

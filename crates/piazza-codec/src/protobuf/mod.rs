@@ -20,6 +20,7 @@
 
 pub mod envelope;
 pub mod export;
+pub mod hooks;
 pub mod list;
 pub mod message;
 pub mod meta;
@@ -28,6 +29,7 @@ pub mod watch;
 pub mod wire;
 
 pub use envelope::{MAGIC, decode_envelope, decode_object, decode_object_as, encode_object, encode_raw};
+pub use hooks::hooks;
 pub use list::ObjectList;
 pub use message::{Bytes, ProtoField, Protobuf};
 pub use piazza_derive::Protobuf;

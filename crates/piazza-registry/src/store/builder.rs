@@ -3,6 +3,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
+use piazza_codec::Format;
 use piazza_core::{GroupVersionKind, Object, Resource};
 use piazza_storage::Storage;
 
@@ -12,6 +13,22 @@ use crate::descriptor::{ALL_VERBS, ResourceDescriptor, VersionDescriptor};
 use crate::keys::KeyLayout;
 use crate::strategy::Strategy;
 use crate::version::{TypedVersion, VersionCodec};
+
+/// Where and how a server's stores keep objects: the key prefix (`--etcd-prefix`) and the
+/// media type (`--storage-media-type`), shared by every store of a server.
+#[derive(Clone, Debug)]
+pub struct StorageLayout {
+    /// The prefix of every storage key (`/registry`).
+    pub key_prefix: String,
+    /// The media type objects are written in (see [`StoreBuilder::storage_media_type`]).
+    pub media_type: Format,
+}
+
+impl Default for StorageLayout {
+    fn default() -> Self {
+        Self { key_prefix: "/registry".to_owned(), media_type: Format::Protobuf }
+    }
+}
 
 /// A mistake in a store's declaration, found at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +77,7 @@ pub struct StoreBuilder<H> {
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
     key_prefix: String,
+    storage_media_type: Option<Format>,
     bookmark_interval: std::time::Duration,
     table: Arc<dyn crate::table::TableColumns<H>>,
     selectable: crate::selectable::SelectableFields<H>,
@@ -79,6 +97,7 @@ impl<H: Object> StoreBuilder<H> {
             strategy: Arc::new(()),
             admission: Vec::new(),
             key_prefix: "/registry".to_owned(),
+            storage_media_type: None,
             bookmark_interval: super::BOOKMARK_INTERVAL,
             table: Arc::new(()),
             selectable: Default::default(),
@@ -223,6 +242,21 @@ impl<H: Object> StoreBuilder<H> {
         self
     }
 
+    /// Sets the media type objects are written in (`--storage-media-type`). The default,
+    /// as upstream's for built-in kinds, is protobuf when the storage version has a
+    /// protobuf message and JSON otherwise; asking for protobuf for a kind without one
+    /// also stores JSON, as upstream does for CustomResources. Objects written in any of
+    /// the three stay readable whatever this is set to.
+    pub fn storage_media_type(mut self, format: Format) -> Self {
+        self.storage_media_type = Some(format);
+        self
+    }
+
+    /// Sets the key prefix and storage media type from a server's [`StorageLayout`].
+    pub fn layout(self, layout: &StorageLayout) -> Self {
+        self.key_prefix(layout.key_prefix.clone()).storage_media_type(layout.media_type)
+    }
+
     /// Checks the declaration and builds the store.
     pub fn build(self) -> Result<Arc<Store<H>>, BuildError> {
         if let Some(err) = self.error {
@@ -237,6 +271,10 @@ impl<H: Object> StoreBuilder<H> {
             (Some(codec), _) => Arc::clone(codec),
             (None, Some(i)) => Arc::clone(&self.versions[i]),
             (None, None) => return Err(BuildError::NoVersions),
+        };
+        let storage_format = match self.storage_media_type.unwrap_or(Format::Protobuf) {
+            Format::Protobuf if !storage_codec.protobuf() => Format::Json,
+            format => format,
         };
         let storage_type = storage_codec.type_meta();
         let (storage_group, storage_version) =
@@ -267,6 +305,7 @@ impl<H: Object> StoreBuilder<H> {
             versions: self.versions,
             codecs,
             storage_codec,
+            storage_format,
             storage: self.storage,
             strategy: self.strategy,
             admission: self.admission,

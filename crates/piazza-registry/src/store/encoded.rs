@@ -1,24 +1,48 @@
-//! Reads answered as encoded JSON: GET of one object and the items of a LIST, through the
-//! store's [`EncodedCache`](super::encoded_cache::EncodedCache), so that an unchanged
-//! object revision is decoded, converted and encoded once per served version, not once per
-//! request.
+//! Reads answered from encoded bytes: GET of one object and the items of a LIST, through
+//! the store's [`EncodedCache`](super::encoded_cache::EncodedCache), so that an unchanged
+//! object revision is decoded, converted and encoded once per served version and wire
+//! (JSON, or a protobuf message), not once per request. YAML is made from the JSON.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use piazza_codec::object::json_to_yaml;
-use piazza_codec::{Format, Target};
+use piazza_codec::protobuf::wire::{put_bytes, put_nested};
+use piazza_codec::protobuf::{Protobuf, encode_raw};
+use piazza_codec::{Format, Target, TypeMeta};
+use piazza_core::meta::ListMeta;
 use piazza_core::{ApiError, Object};
 use piazza_storage::{KeyValue, ReadRevision};
 
-use super::encoded_cache::Lookup;
+use super::encoded_cache::{Lookup, Wire};
 use super::{ListPage, Store};
 use crate::params::ListParams;
 use crate::rest::{Encoded, RestContext};
 use crate::version::VersionCodec;
 
 impl<H: Object> Store<H> {
-    /// One object as JSON in `codec`'s version, its resourceVersion set.
+    /// One object as JSON (or its protobuf message) in `codec`'s version, its
+    /// resourceVersion set.
+    pub(crate) async fn get_wire(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        wire: Wire,
+        namespace: Option<&str>,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<Bytes, ApiError> {
+        let kv = self.get_stored(namespace, name, revision).await?;
+        let lookup = lookup(&kv, codec.version(), wire);
+        if let Some(body) = self.encoded.get(lookup) {
+            return Ok(body);
+        }
+        let body = self.encode_stored(codec, wire, &kv)?;
+        self.encoded.insert(lookup, body.clone());
+        Ok(body)
+    }
+
+    /// One object as JSON in `codec`'s version.
+    #[cfg(test)]
     pub(crate) async fn get_json(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
@@ -26,14 +50,7 @@ impl<H: Object> Store<H> {
         name: &str,
         revision: ReadRevision,
     ) -> Result<Bytes, ApiError> {
-        let kv = self.get_stored(namespace, name, revision).await?;
-        let lookup = lookup(&kv, codec.version());
-        if let Some(body) = self.encoded.get(lookup) {
-            return Ok(body);
-        }
-        let body = self.encode_stored(codec, &kv)?;
-        self.encoded.insert(lookup, body.clone());
-        Ok(body)
+        self.get_wire(codec, Wire::Json, namespace, name, revision).await
     }
 
     /// One page of a collection with each item as JSON in `codec`'s version.
@@ -45,13 +62,13 @@ impl<H: Object> Store<H> {
         params: &ListParams,
     ) -> Result<ListPage<Bytes>, ApiError> {
         let page = self.list_stored(namespace, params).await?;
-        let fresh = self.encode_missing(codec, &page.items)?;
+        let fresh = self.encode_missing(codec, Wire::Json, &page.items)?;
         let view = self.encoded.view();
         let items = page
             .items
             .iter()
             .zip(fresh)
-            .map(|(kv, fresh)| fresh.or_else(|| view.get(lookup(kv, codec.version())).cloned()))
+            .map(|(kv, fresh)| fresh.or_else(|| view.get(lookup(kv, codec.version(), Wire::Json)).cloned()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::internal("an encoding left the cache"))?;
         drop(view);
@@ -68,60 +85,110 @@ impl<H: Object> Store<H> {
     fn encode_missing(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
+        wire: Wire,
         kvs: &[KeyValue],
     ) -> Result<Vec<Option<Bytes>>, ApiError> {
         let version = codec.version();
         let missing: Vec<usize> = {
             let view = self.encoded.view();
-            (0..kvs.len()).filter(|&i| view.get(lookup(&kvs[i], version)).is_none()).collect()
+            (0..kvs.len()).filter(|&i| view.get(lookup(&kvs[i], version, wire)).is_none()).collect()
         };
         let mut fresh = vec![None; kvs.len()];
         if missing.is_empty() {
             return Ok(fresh);
         }
         for &i in &missing {
-            fresh[i] = Some(self.encode_stored(codec, &kvs[i])?);
+            fresh[i] = Some(self.encode_stored(codec, wire, &kvs[i])?);
         }
-        let inserts = missing.iter().filter_map(|&i| Some((lookup(&kvs[i], version), fresh[i].clone()?)));
+        let inserts =
+            missing.iter().filter_map(|&i| Some((lookup(&kvs[i], version, wire), fresh[i].clone()?)));
         self.encoded.insert_many(inserts);
         Ok(fresh)
     }
 
-    /// Writes the stored objects as JSON in `codec`'s version into `body`, separated by
-    /// commas: copied from the cache under one read lock, without touching reference counts;
-    /// objects not cached yet are encoded and cached first.
+    /// Writes the stored objects in `codec`'s version into `body`, each through
+    /// `write_item` (JSON separated by commas, or protobuf list items): copied from the
+    /// cache under one read lock, without touching reference counts; objects not cached yet
+    /// are encoded and cached first.
     fn write_items(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
+        wire: Wire,
         kvs: &[KeyValue],
         body: &mut Vec<u8>,
+        write_item: fn(&mut Vec<u8>, usize, &[u8]),
     ) -> Result<(), ApiError> {
         let version = codec.version();
-        let fresh = self.encode_missing(codec, kvs)?;
+        let fresh = self.encode_missing(codec, wire, kvs)?;
         let view = self.encoded.view();
         for (i, (kv, fresh)) in kvs.iter().zip(&fresh).enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            match fresh.as_ref().or_else(|| view.get(lookup(kv, version))) {
-                Some(item) => body.extend_from_slice(item),
+            match fresh.as_ref().or_else(|| view.get(lookup(kv, version, wire))) {
+                Some(item) => write_item(body, i, item),
                 // evicted since it was looked up: encode it again (rare)
-                None => body.extend_from_slice(&self.encode_stored(codec, kv)?),
+                None => write_item(body, i, &self.encode_stored(codec, wire, kv)?),
             }
         }
         Ok(())
     }
 
-    /// Decodes a stored object, converts it to `codec`'s version and encodes it as JSON.
-    fn encode_stored(&self, codec: &Arc<dyn VersionCodec<H>>, kv: &KeyValue) -> Result<Bytes, ApiError> {
+    /// Decodes a stored object, converts it to `codec`'s version and encodes it as JSON or
+    /// as its protobuf message.
+    fn encode_stored(
+        &self,
+        codec: &Arc<dyn VersionCodec<H>>,
+        wire: Wire,
+        kv: &KeyValue,
+    ) -> Result<Bytes, ApiError> {
         let object = self.decode_stored(kv)?;
-        codec.encode_owned(object, Format::Json).map(Bytes::from)
+        match wire {
+            Wire::Json => codec.encode_owned(object, Format::Json),
+            Wire::ProtobufMessage => codec.encode_message(object),
+        }
+        .map(Bytes::from)
     }
 }
 
+/// Appends one JSON list item, after a comma unless it is the first.
+fn json_item(body: &mut Vec<u8>, index: usize, item: &[u8]) {
+    if index > 0 {
+        body.push(b',');
+    }
+    body.extend_from_slice(item);
+}
+
+/// Appends one protobuf list item: `items = 2`, length-delimited.
+fn protobuf_item(body: &mut Vec<u8>, _index: usize, item: &[u8]) {
+    put_bytes(body, 2, item);
+}
+
 /// The cache key of a stored object's encoding in `version`.
-fn lookup<'a>(kv: &'a KeyValue, version: &'static str) -> Lookup<'a> {
-    Lookup { key: &kv.key, mod_revision: kv.mod_revision, version }
+fn lookup<'a>(kv: &'a KeyValue, version: &'static str, wire: Wire) -> Lookup<'a> {
+    Lookup { key: &kv.key, mod_revision: kv.mod_revision, version, wire }
+}
+
+/// The `ListMeta` of a list response for `page`, as in [`list_metadata`].
+pub(crate) fn list_meta<T>(page: &ListPage<T>) -> ListMeta {
+    ListMeta {
+        resource_version: Some(page.resource_version.to_string()),
+        continue_: page.continue_token.clone(),
+        remaining_item_count: page.remaining_item_count.and_then(|n| i64::try_from(n).ok()),
+        ..ListMeta::default()
+    }
+}
+
+/// A complete protobuf `<Kind>List` body: the envelope around `{metadata = 1, items = 2}`,
+/// with `write_items` appending the items.
+pub(crate) fn protobuf_list(
+    api_version: &str,
+    kind: &str,
+    metadata: &ListMeta,
+    write_items: impl FnOnce(&mut Vec<u8>) -> Result<(), ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut raw = Vec::with_capacity(256);
+    put_nested(&mut raw, 1, |b| metadata.encode_fields(b));
+    write_items(&mut raw)?;
+    let type_meta = TypeMeta { api_version: api_version.to_owned(), kind: format!("{kind}List") };
+    Ok(encode_raw(&raw, &type_meta))
 }
 
 /// The `metadata` of a list response for `page`: its resourceVersion, continue token and
@@ -146,8 +213,13 @@ impl<H: Object> Store<H> {
         name: &str,
         revision: ReadRevision,
     ) -> Result<Encoded, ApiError> {
-        let json = self.get_json(codec, ctx.namespace.as_deref(), name, revision).await?;
-        let body = if ctx.format == Format::Yaml { json_to_yaml(&json)? } else { json.to_vec() };
+        let wire = if ctx.format == Format::Protobuf { Wire::ProtobufMessage } else { Wire::Json };
+        let encoded = self.get_wire(codec, wire, ctx.namespace.as_deref(), name, revision).await?;
+        let body = match ctx.format {
+            Format::Json => encoded.to_vec(),
+            Format::Yaml => json_to_yaml(&encoded)?,
+            Format::Protobuf => encode_raw(&encoded, &codec.type_meta()),
+        };
         Ok(object_response(body, ctx.format))
     }
 
@@ -160,11 +232,17 @@ impl<H: Object> Store<H> {
         params: &ListParams,
     ) -> Result<Encoded, ApiError> {
         let page = self.list_stored(ctx.namespace.as_deref(), params).await?;
-        let metadata = serde_json::to_vec(&list_metadata(&page)).map_err(ApiError::internal)?;
         let type_meta = codec.type_meta();
+        if ctx.format == Format::Protobuf {
+            let body = protobuf_list(&type_meta.api_version, &type_meta.kind, &list_meta(&page), |raw| {
+                self.write_items(codec, Wire::ProtobufMessage, &page.items, raw, protobuf_item)
+            })?;
+            return Ok(object_response(body, ctx.format));
+        }
+        let metadata = serde_json::to_vec(&list_metadata(&page)).map_err(ApiError::internal)?;
         let list_kind = format!("{}List", type_meta.kind);
         let mut json = list_head(&type_meta.api_version, &list_kind, &metadata, page.items.len());
-        self.write_items(codec, &page.items, &mut json)?;
+        self.write_items(codec, Wire::Json, &page.items, &mut json, json_item)?;
         json.extend_from_slice(b"]}");
         let body = if ctx.format == Format::Yaml { json_to_yaml(&json)? } else { json };
         Ok(object_response(body, ctx.format))

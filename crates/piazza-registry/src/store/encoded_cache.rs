@@ -21,10 +21,21 @@ const DEFAULT_BUDGET: usize = 16 << 20;
 /// Bookkeeping bytes counted per entry on top of its key and bodies.
 const ENTRY_OVERHEAD: usize = 96;
 
+/// What a cached encoding holds: the object's JSON, or its protobuf message (without the
+/// envelope, so that lists can embed it as an item).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// The complete JSON object, with `apiVersion` and `kind`.
+    Json,
+    /// The object's protobuf message.
+    ProtobufMessage,
+}
+
 /// One encoding of one object revision.
 #[derive(Clone, Debug)]
 struct Encoding {
     version: &'static str,
+    wire: Wire,
     body: Bytes,
 }
 
@@ -44,7 +55,7 @@ impl Entry {
         if &*self.key != lookup.key {
             return None;
         }
-        self.encodings.iter().find(|e| e.version == lookup.version).map(|e| &e.body)
+        self.encodings.iter().find(|e| e.version == lookup.version && e.wire == lookup.wire).map(|e| &e.body)
     }
 }
 
@@ -98,6 +109,8 @@ pub(crate) struct Lookup<'a> {
     pub mod_revision: u64,
     /// The served version of the encoding.
     pub version: &'static str,
+    /// JSON or a protobuf message.
+    pub wire: Wire,
 }
 
 /// A read-locked view of the cache, for looking up many encodings without cloning them.
@@ -164,7 +177,7 @@ fn insert_one(inner: &mut Inner, budget: usize, lookup: Lookup<'_>, body: Bytes)
     if inner.weight + added > budget {
         evict_half(inner);
     }
-    let encoding = Encoding { version: lookup.version, body };
+    let encoding = Encoding { version: lookup.version, wire: lookup.wire, body };
     let (entry, before) = match inner.entries.entry(lookup.mod_revision) {
         std::collections::hash_map::Entry::Occupied(occupied) => {
             let entry = occupied.into_mut();
@@ -179,7 +192,7 @@ fn insert_one(inner: &mut Inner, budget: usize, lookup: Lookup<'_>, body: Bytes)
         // Not expected (one revision writes one key), but never serve one key's bytes for another.
         *entry = Entry { key: lookup.key.into(), encodings: Vec::new() };
     }
-    entry.encodings.retain(|e| e.version != encoding.version);
+    entry.encodings.retain(|e| (e.version, e.wire) != (encoding.version, encoding.wire));
     entry.encodings.push(encoding);
     let after = entry.weight();
     inner.weight = inner.weight + after - before;
@@ -204,7 +217,7 @@ mod tests {
     use super::*;
 
     fn at<'a>(key: &'a str, mod_revision: u64, version: &'static str) -> Lookup<'a> {
-        Lookup { key, mod_revision, version }
+        Lookup { key, mod_revision, version, wire: Wire::Json }
     }
 
     #[test]
@@ -215,6 +228,17 @@ mod tests {
         assert_eq!(cache.get(at("/k/a", 6, "v1")), None);
         assert_eq!(cache.get(at("/k/a", 5, "v2")), None);
         assert_eq!(cache.get(at("/k/b", 5, "v1")), None);
+    }
+
+    #[test]
+    fn json_and_protobuf_of_a_revision_are_kept_apart() {
+        let cache = EncodedCache::default();
+        cache.insert(at("/k/a", 5, "v1"), Bytes::from_static(b"{json}"));
+        let proto = Lookup { wire: Wire::ProtobufMessage, ..at("/k/a", 5, "v1") };
+        assert_eq!(cache.get(proto), None);
+        cache.insert(proto, Bytes::from_static(b"\x0a\x00"));
+        assert_eq!(cache.get(proto).unwrap(), &b"\x0a\x00"[..]);
+        assert_eq!(cache.get(at("/k/a", 5, "v1")).unwrap(), "{json}");
     }
 
     #[test]

@@ -131,6 +131,7 @@ pub(crate) struct FrameKey {
     pub event_type: &'static str,
     pub version: String,
     pub view: FrameView,
+    pub format: piazza_codec::Format,
 }
 
 /// The shared watch caches of one store.
@@ -211,6 +212,7 @@ mod tests {
             event_type,
             version: version.into(),
             view,
+            format: piazza_codec::Format::Json,
         };
         let cache = BoundedCache::new(16, 1 << 20);
         cache.insert(key("MODIFIED", "v1", FrameView::Object), Bytes::from_static(b"new"), 3);
@@ -219,5 +221,8 @@ mod tests {
         assert_eq!(cache.get(&key("DELETED", "v1", FrameView::Object)).unwrap(), "old");
         assert_eq!(cache.get(&key("MODIFIED", "v2", FrameView::Object)), None);
         assert_eq!(cache.get(&key("MODIFIED", "v1", FrameView::Metadata)), None);
+        let protobuf =
+            FrameKey { format: piazza_codec::Format::Protobuf, ..key("MODIFIED", "v1", FrameView::Object) };
+        assert_eq!(cache.get(&protobuf), None);
     }
 }

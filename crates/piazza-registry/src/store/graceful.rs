@@ -48,11 +48,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use piazza_core::field::FieldErrorType;
 use piazza_core::meta::DeleteOptions;
 use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupKind, Object};
-use piazza_storage::{EventType, ListOptions, ReadRevision, StorageError, WatchStream};
+use piazza_storage::{EventType, KeyValue, ListOptions, ReadRevision, StorageError, WatchStream};
 use serde::Deserialize;
 
 use super::Store;
 use crate::object_meta::{self, PROPAGATION_BACKGROUND, PROPAGATION_FOREGROUND, PROPAGATION_ORPHAN};
+use crate::version::VersionCodec;
 
 /// How long the reaper waits before retrying after a storage error.
 const RETRY: Duration = Duration::from_secs(1);
@@ -317,7 +318,19 @@ struct StoredDeletionMeta {
     finalizers: Option<Vec<String>>,
 }
 
-/// When a stored object is due for the reaper, if ever (see [`due_at`]).
+/// When a stored object is due for the reaper, if ever (see [`due_at`]): JSON is searched
+/// for a deletion timestamp before its metadata is read; protobuf and YAML are decoded.
+fn stored_object_due_at<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Option<i64> {
+    if kv.value.trim_ascii_start().starts_with(b"{") {
+        return stored_due_at(&kv.value);
+    }
+    let object = super::decode_stored(codecs, kv).ok()?;
+    let meta = object.metadata();
+    let has_finalizers = meta.finalizers.as_ref().is_some_and(|f| !f.is_empty());
+    due_at(meta.deletion_timestamp.as_ref(), meta.deletion_grace_period_seconds, has_finalizers)
+}
+
+/// When a stored JSON object is due for the reaper, if ever (see [`due_at`]).
 fn stored_due_at(value: &[u8]) -> Option<i64> {
     const FIELD: &[u8] = b"\"deletionTimestamp\"";
     if !value.windows(FIELD.len()).any(|w| w == FIELD) {
@@ -444,13 +457,14 @@ async fn resync<H: Object>(
 ) -> Result<Option<WatchStream>, StorageError> {
     let Some(store) = store.upgrade() else { return Ok(None) };
     let prefix = store.keys.collection(None);
+    let codecs = store.codecs.clone();
     let options = ListOptions {
-        predicate: Some(Arc::new(|kv: &piazza_storage::KeyValue| stored_due_at(&kv.value).is_some())),
+        predicate: Some(Arc::new(move |kv: &KeyValue| stored_object_due_at(&codecs, kv).is_some())),
         ..ListOptions::default()
     };
     let listed = store.storage.list(&prefix, options).await?;
     for kv in &listed.items {
-        if let Some(deadline) = stored_due_at(&kv.value) {
+        if let Some(deadline) = stored_object_due_at(&store.codecs, kv) {
             schedule.insert(kv.key.clone(), deadline);
         }
     }
@@ -473,7 +487,8 @@ async fn follow<H: Object>(store: &Weak<Store<H>>, schedule: &Schedule, mut even
             event = events.next() => match event {
                 Some(Ok(event)) => {
                     if matches!(event.event_type, EventType::Added | EventType::Modified)
-                        && let Some(deadline) = stored_due_at(&event.kv.value) {
+                        && let Some(store) = store.upgrade()
+                        && let Some(deadline) = stored_object_due_at(&store.codecs, &event.kv) {
                             schedule.insert(event.kv.key, deadline);
                         }
                 }

@@ -18,13 +18,15 @@ mod write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use piazza_codec::{FieldValidation, Format, TypeMeta};
+use piazza_codec::protobuf::decode_envelope;
+use piazza_codec::protobuf::envelope::is_protobuf;
+use piazza_codec::{FieldValidation, Format, TypeMeta, decode_object};
 use piazza_core::{ApiError, Object};
 use piazza_storage::{KeyValue, Storage};
 
 pub use bookmarks::BOOKMARK_INTERVAL;
-pub use builder::{BuildError, StoreBuilder};
-pub(crate) use encoded::list_metadata;
+pub use builder::{BuildError, StorageLayout, StoreBuilder};
+pub(crate) use encoded::{list_meta, list_metadata, protobuf_list};
 pub(crate) use frame_cache::{FrameKey, FrameView, WatchCaches};
 pub use graceful::validate_delete_options;
 pub use patch::{PatchType, apply_strategic_untyped, schema_meta::add_builtin_patch_extensions};
@@ -47,6 +49,8 @@ pub struct Store<H> {
     /// registered only for reading or storing (cohabitation, old storage versions).
     codecs: Vec<Arc<dyn VersionCodec<H>>>,
     storage_codec: Arc<dyn VersionCodec<H>>,
+    /// The encoding objects are written in (`--storage-media-type`).
+    storage_format: Format,
     storage: Arc<dyn Storage>,
     strategy: Arc<dyn Strategy<H>>,
     admission: Vec<Arc<dyn Admission<H>>>,
@@ -108,11 +112,17 @@ impl<H: Object> Store<H> {
         &self.storage_codec
     }
 
-    /// Encodes an object in the storage version, without its resourceVersion.
+    /// Encodes an object in the storage version and media type, without its
+    /// resourceVersion.
     fn encode_for_storage(&self, object: &H) -> Result<Bytes, ApiError> {
         let mut object = object.clone();
         object.metadata_mut().resource_version = None;
-        Ok(Bytes::from(self.storage_codec().encode(&object, Format::Json)?))
+        Ok(Bytes::from(self.storage_codec().encode_owned(object, self.storage_format)?))
+    }
+
+    /// The media type objects are written in.
+    pub fn storage_format(&self) -> Format {
+        self.storage_format
     }
 
     /// Decodes a stored object, whatever version it was written in, and sets its
@@ -136,21 +146,30 @@ impl<H: Object> Store<H> {
     }
 }
 
-/// Decodes a stored object with whichever known version (by full `apiVersion`) it was
-/// written in, and sets its resourceVersion from the storage revision.
+/// Decodes a stored object with whichever known version (by full `apiVersion`) and media
+/// type (protobuf, JSON or YAML, told apart by their first bytes) it was written in, so
+/// that objects stay readable after `--storage-media-type` or the storage version
+/// changes, and sets its resourceVersion from the storage revision.
 fn decode_stored<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Result<H, ApiError> {
-    let mut object = match codecs.iter().find(|c| written_in(c.json_prefix(), &kv.value)) {
-        // The common case: written by this server, type metadata first; one parse.
-        Some(codec) => codec.decode_stored(&kv.value)?,
-        None => {
-            let type_meta: TypeMeta = serde_json::from_slice(&kv.value)
-                .map_err(|e| ApiError::internal(format!("stored object at {} is corrupt: {e}", kv.key)))?;
-            let version = type_meta.api_version.as_str();
-            let codec = codecs.iter().find(|c| c.type_meta().api_version == version).ok_or_else(|| {
-                ApiError::internal(format!("stored object at {} has unserved version {version:?}", kv.key))
-            })?;
-            codec.decode(&kv.value, Format::Json, FieldValidation::Ignore)?.0
-        }
+    let corrupt = |e: &dyn std::fmt::Display| {
+        ApiError::internal(format!("stored object at {} is corrupt: {e}", kv.key))
+    };
+    let codec_for = |version: &str| {
+        codecs.iter().find(|c| c.type_meta().api_version == version).ok_or_else(|| {
+            ApiError::internal(format!("stored object at {} has unserved version {version:?}", kv.key))
+        })
+    };
+    let mut object = if is_protobuf(&kv.value) {
+        let unknown = decode_envelope(&kv.value).map_err(|e| corrupt(&e.message))?;
+        codec_for(&unknown.type_meta.api_version)?.decode_stored_message(&unknown.raw.0)?
+    } else if let Some(codec) = codecs.iter().find(|c| written_in(c.json_prefix(), &kv.value)) {
+        // The common JSON case: written by this server, type metadata first; one parse.
+        codec.decode_stored(&kv.value)?
+    } else {
+        let format = if kv.value.trim_ascii_start().starts_with(b"{") { Format::Json } else { Format::Yaml };
+        let (type_meta, _): (TypeMeta, _) =
+            decode_object(&kv.value, format).map_err(|e| corrupt(&e.message))?;
+        codec_for(&type_meta.api_version)?.decode(&kv.value, format, FieldValidation::Ignore)?.0
     };
     object.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
     Ok(object)

@@ -215,12 +215,13 @@ fn translate_change<H: Object>(
     let before = match (&event.event_type, &event.prev) {
         (EventType::Added | EventType::Progress, _) | (_, None) => false,
         (EventType::Deleted, Some(_)) => selection.matches_object(&*object, fields),
-        // Declared fields need the previous state decoded (shared with the DELETED below).
-        (EventType::Modified, Some(prev)) if selection.needs_object() => {
-            decode(prev, event.kv.mod_revision, DecodedState::PreviousAt)
-                .is_ok_and(|prev| selection.matches_object(&*prev, fields))
-        }
-        (EventType::Modified, Some(prev)) => selection.matches_stored(prev),
+        // Metadata of stored JSON is read alone; declared fields and protobuf or YAML need
+        // the previous state decoded (shared with the DELETED below).
+        (EventType::Modified, Some(prev)) => match selection.matches_stored(prev) {
+            Some(matched) if !selection.needs_object() => matched,
+            _ => decode(prev, event.kv.mod_revision, DecodedState::PreviousAt)
+                .is_ok_and(|prev| selection.matches_object(&*prev, fields)),
+        },
     };
     match (before, now) {
         (false, true) => Some(HubWatchEvent::Added(object)),

@@ -114,6 +114,9 @@ impl RestResource for WithSubresources {
     fn descriptor(&self) -> &ResourceDescriptor {
         self.inner.descriptor()
     }
+    fn formats(&self) -> piazza_codec::Formats {
+        self.inner.formats()
+    }
     fn schema(&self, version: &str, generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
         self.inner.schema(version, generator)
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use piazza_codec::{
-    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
+    Format, Formats, Negotiated, Target, negotiate_request_format, negotiate_response,
+    negotiate_response_format,
 };
 use piazza_core::request_info::RequestInfo;
 use piazza_core::{ApiError, StatusReason, UserInfo};
@@ -49,8 +50,14 @@ pub fn resolve<'a>(apis: &'a ApiSet, info: &RequestInfo) -> Result<&'a Arc<dyn R
 /// Serves one resource request.
 pub async fn serve(apis: &ApiSet, shutdown: &Shutdown, request: Request) -> Response {
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // Errors are reported in the client's preferred format when it has one we can produce.
-    let error_format = negotiate_response_format(accept.as_deref(), false).unwrap_or(Format::Json);
+    // Errors are reported in the client's preferred format when the resource can produce
+    // it (protobuf for kinds that have it), otherwise JSON.
+    let formats = request
+        .extensions()
+        .get::<RequestInfo>()
+        .and_then(|info| resolve(apis, info).ok())
+        .map_or(Formats::JSON_YAML, |resource| resource.formats());
+    let error_format = negotiate_response_format(accept.as_deref(), false, formats).unwrap_or(Format::Json);
     match dispatch(apis, shutdown, request, accept.as_deref()).await {
         Ok(response) => response,
         Err(e) => error_response(&e, error_format),
@@ -83,10 +90,11 @@ async fn dispatch(
         return Err(ApiError::method_not_allowed());
     }
     let streaming_response = info.verb == "watch";
+    let formats = resource.formats();
     let negotiated = if matches!(info.verb.as_str(), "get" | "list" | "watch") {
-        negotiate_response(accept, streaming_response)?
+        negotiate_response(accept, streaming_response, formats)?
     } else {
-        Negotiated { format: negotiate_response_format(accept, false)?, target: Target::Object }
+        Negotiated { format: negotiate_response_format(accept, false, formats)?, target: Target::Object }
     };
     let format = negotiated.format;
     let ctx = RestContext {
@@ -114,7 +122,11 @@ async fn dispatch(
                 return Ok(super::watch_websocket::serve(&headers, on_upgrade, Box::pin(frames)));
             }
             let mut response = Response::new(streaming(frames));
-            if let Ok(value) = http::HeaderValue::from_str(&negotiated.target.content_type(Format::Json)) {
+            let content_type = match negotiated.target {
+                Target::Object => format.stream_content_type().to_owned(),
+                view => view.content_type(format),
+            };
+            if let Ok(value) = http::HeaderValue::from_str(&content_type) {
                 response.headers_mut().insert(CONTENT_TYPE, value);
             }
             return Ok(response);
@@ -125,7 +137,7 @@ async fn dispatch(
             resource.patch(&ctx, &bytes, patch_type).await?
         }
         verb @ ("create" | "update" | "delete" | "deletecollection") => {
-            let body_format = negotiate_request_format(content_type.as_deref())?;
+            let body_format = negotiate_request_format(content_type.as_deref(), formats)?;
             let bytes = read_body(body, limit).await?;
             match verb {
                 "create" => resource.create(&ctx, &bytes, body_format).await?,

@@ -6,7 +6,8 @@ use futures::StreamExt;
 use http::HeaderValue;
 use http::header::{CONTENT_TYPE, WARNING};
 use piazza_codec::{
-    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
+    Format, Formats, Negotiated, Target, negotiate_request_format, negotiate_response,
+    negotiate_response_format,
 };
 use piazza_core::request_info::RequestInfo;
 use piazza_core::{ApiError, UserInfo};
@@ -51,9 +52,11 @@ pub async fn dispatch(
     // Subresources answer with objects only: a `meta.k8s.io` view (`as=Table`, …) is not
     // acceptable unless a plain type is also offered, as upstream for storage without a
     // table convertor.
-    let negotiated = negotiate_response(accept, false).and_then(|n| match n.target {
+    // Subresource bodies are JSON or YAML (Scale and actions have no protobuf messages here).
+    let formats = Formats::JSON_YAML;
+    let negotiated = negotiate_response(accept, false, formats).and_then(|n| match n.target {
         Target::Object => Ok(n),
-        _ => negotiate_response_format(accept, false)
+        _ => negotiate_response_format(accept, false, formats)
             .map(|format| Negotiated { format, target: Target::Object }),
     });
     let (format, target) = match &negotiated {
@@ -94,7 +97,7 @@ pub async fn dispatch(
         }
         verb => {
             negotiated?;
-            let body_format = negotiate_request_format(content_type.as_deref())?;
+            let body_format = negotiate_request_format(content_type.as_deref(), formats)?;
             let bytes = read_body(body, limit).await?;
             match verb {
                 "update" => sub.update(&ctx, &bytes, body_format).await?,
