@@ -318,3 +318,40 @@ async fn protobuf_watch_error_is_a_status_frame() {
     let status = decode_status(&response, 400);
     assert!(status.message.is_some_and(|m| m.contains("abc")));
 }
+
+#[tokio::test]
+async fn status_and_scale_subresources_in_protobuf() {
+    use piazza::k8s_openapi::api::autoscaling::v1::Scale;
+    let (_server, admin) = start_with_toppings().await;
+    create_pizza(&admin, "default", "margherita", &[("tomato", 1)]).await;
+    let status_path = format!("{}/status", pizza("default", "margherita"));
+    let got = admin.get_with(&status_path, &[("accept", PROTOBUF)]).await;
+    let mut object: Pizza = decode(&got, "Pizza");
+    object.status.phase = Some("Baked".to_owned());
+    object.spec.slices = 99; // ignored by the status strategy
+    let updated =
+        send_protobuf(&admin, Method::PUT, &status_path, encode_object(&object, &pizza_type())).await;
+    let updated: Pizza = decode(&updated, "Pizza");
+    assert_eq!(updated.status.phase.as_deref(), Some("Baked"));
+    assert_eq!(updated.spec.slices, 8);
+
+    let scale_path = format!("{}/scale", pizza("default", "margherita"));
+    let got = admin.get_with(&scale_path, &[("accept", PROTOBUF)]).await;
+    let (mut scale, type_meta): (Scale, TypeMeta) = decode_object(&got.body).unwrap();
+    assert_eq!((type_meta.api_version.as_str(), type_meta.kind.as_str()), ("autoscaling/v1", "Scale"));
+    assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(8));
+    scale.spec.as_mut().unwrap().replicas = Some(12);
+    let scale_type = TypeMeta { api_version: "autoscaling/v1".to_owned(), kind: "Scale".to_owned() };
+    let scaled = send_protobuf(&admin, Method::PUT, &scale_path, encode_object(&scale, &scale_type)).await;
+    let scaled: Scale = decode(&scaled, "Scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(12));
+    let json = admin.get(&pizza("default", "margherita")).await.expect_json(200);
+    assert_eq!(json["spec"]["slices"], 12);
+
+    // The bake action answers JSON or YAML only: protobuf alone is a 406.
+    let bake = format!("{}/bake", pizza("default", "margherita"));
+    let response = admin
+        .request(Method::POST, &bake, &[("content-type", "application/json"), ("accept", PROTOBUF)], "{}")
+        .await;
+    assert_eq!(response.status, 406, "{}", response.text());
+}

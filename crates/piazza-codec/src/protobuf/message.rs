@@ -127,8 +127,9 @@ impl ProtoField for String {
         let bytes = reader.len_delimited()?;
         let text = std::str::from_utf8(bytes)
             .map_err(|_| DecodeError::new(format!("proto: invalid UTF-8 in string field {field}")))?;
-        self.clear();
-        self.push_str(text);
+        // One allocation of the exact size (push_str on an empty string takes the growth
+        // path); a repeated field simply replaces the value, as protobuf's last-one-wins.
+        *self = text.to_owned();
         Ok(())
     }
 
@@ -328,8 +329,7 @@ impl ProtoField for Bytes {
         field: &str,
     ) -> Result<(), DecodeError> {
         expect(wire, WireType::Len, field)?;
-        self.0.clear();
-        self.0.extend_from_slice(reader.len_delimited()?);
+        self.0 = reader.len_delimited()?.to_vec();
         Ok(())
     }
 

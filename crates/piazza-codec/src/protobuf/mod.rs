@@ -18,6 +18,7 @@
 //! prost's trait for k8s-openapi's type. A small encoder over Piazza's own trait implements
 //! the meta messages for the k8s-openapi types themselves and lets the derive nest them.
 
+pub mod autoscaling;
 pub mod envelope;
 pub mod export;
 pub mod hooks;

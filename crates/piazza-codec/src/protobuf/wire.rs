@@ -128,7 +128,19 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint of at most 10 bytes.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        // Most keys and lengths fit in one byte.
+        if let Some((&byte, rest)) = self.bytes.split_first()
+            && byte < 0x80
+        {
+            self.bytes = rest;
+            return Ok(u64::from(byte));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64, DecodeError> {
         let mut value: u64 = 0;
         for (i, &byte) in self.bytes.iter().enumerate() {
             if i == 10 || (i == 9 && byte > 1) {
@@ -177,6 +189,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a length-delimited value; a length past the end of the input is an error, with
     /// upstream's messages.
+    #[inline]
     pub fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.varint()?;
         if len > i64::MAX as u64 {

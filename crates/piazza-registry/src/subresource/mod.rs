@@ -54,6 +54,10 @@ pub trait Subresource: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The verbs served, as discovery lists them (`get`, `update`, `patch`, `create`).
     fn verbs(&self) -> &'static [&'static str];
+    /// The formats its bodies may use (JSON and YAML unless it says otherwise).
+    fn formats(&self) -> piazza_codec::Formats {
+        piazza_codec::Formats::JSON_YAML
+    }
     /// The kind the subresource answers with, when it is not the parent's kind (e.g.
     /// `autoscaling/v1` `Scale`). Discovery lists it.
     fn response_kind(&self) -> Option<GroupVersionKind> {

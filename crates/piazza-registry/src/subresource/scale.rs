@@ -67,13 +67,12 @@ impl<H: Object> ScaleSubresource<H> {
     }
 
     fn encode(&self, object: &H, format: Format) -> Result<Encoded, ApiError> {
-        Ok(Encoded {
-            status: 200,
-            body: encode_value(&self.scale_of(object), format)?,
-            format,
-            target: Target::Object,
-            warnings: Vec::new(),
-        })
+        let scale = self.scale_of(object);
+        let body = match format {
+            Format::Protobuf => piazza_codec::protobuf::encode_object(&scale, &scale_type()),
+            other => encode_value(&scale, other)?,
+        };
+        Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() })
     }
 
     /// Writes the replicas a `Scale` asks for, with its resourceVersion as a precondition.
@@ -91,6 +90,11 @@ impl<H: Object> ScaleSubresource<H> {
         .await?;
         self.encode(&updated, ctx.format)
     }
+}
+
+/// `autoscaling/v1` `Scale`.
+fn scale_type() -> piazza_codec::TypeMeta {
+    piazza_codec::TypeMeta { api_version: "autoscaling/v1".to_owned(), kind: "Scale".to_owned() }
 }
 
 /// Checks a `Scale` written by a client, as upstream's `ValidateScale`, and returns its
@@ -159,6 +163,11 @@ impl<H: Object> Subresource for ScaleSubresource<H> {
         Some(GroupVersionKind::new("autoscaling", "v1", "Scale"))
     }
 
+    /// `autoscaling/v1` Scale has a protobuf message, as upstream.
+    fn formats(&self) -> piazza_codec::Formats {
+        piazza_codec::Formats::ALL
+    }
+
     async fn get(&self, ctx: &RestContext) -> Result<SubresourceReply, ApiError> {
         let object = self
             .store
@@ -168,7 +177,10 @@ impl<H: Object> Subresource for ScaleSubresource<H> {
     }
 
     async fn update(&self, ctx: &RestContext, body: &[u8], format: Format) -> Result<Encoded, ApiError> {
-        let (scale, type_meta): (Scale, _) = decode_object(body, format)?;
+        let (scale, type_meta): (Scale, _) = match format {
+            Format::Protobuf => piazza_codec::protobuf::decode_object(body)?,
+            other => decode_object(body, other)?,
+        };
         if !type_meta.kind.is_empty()
             && (type_meta.kind != "Scale" || type_meta.api_version != "autoscaling/v1")
         {

@@ -43,6 +43,10 @@ impl Subresource for StatusSubresource {
         STATUS_VERBS
     }
 
+    fn formats(&self) -> piazza_codec::Formats {
+        self.store.formats()
+    }
+
     async fn get(&self, ctx: &RestContext) -> Result<SubresourceReply, ApiError> {
         self.store.get(ctx).await.map(SubresourceReply::Object)
     }

@@ -6,8 +6,7 @@ use futures::StreamExt;
 use http::HeaderValue;
 use http::header::{CONTENT_TYPE, WARNING};
 use piazza_codec::{
-    Format, Formats, Negotiated, Target, negotiate_request_format, negotiate_response,
-    negotiate_response_format,
+    Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
 };
 use piazza_core::request_info::RequestInfo;
 use piazza_core::{ApiError, UserInfo};
@@ -52,8 +51,9 @@ pub async fn dispatch(
     // Subresources answer with objects only: a `meta.k8s.io` view (`as=Table`, …) is not
     // acceptable unless a plain type is also offered, as upstream for storage without a
     // table convertor.
-    // Subresource bodies are JSON or YAML (Scale and actions have no protobuf messages here).
-    let formats = Formats::JSON_YAML;
+    // Each subresource says which formats its bodies may use (status and scale: protobuf
+    // too when the kind has it; actions and streams: JSON and YAML).
+    let formats = sub.formats();
     let negotiated = negotiate_response(accept, false, formats).and_then(|n| match n.target {
         Target::Object => Ok(n),
         _ => negotiate_response_format(accept, false, formats)
