@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc instead of glibc's allocator: the request path allocates and frees many small
+/// objects across threads, where glibc spent ~19 % of GET's CPU (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use piazza::server::{Server, ServerOptions, StorageOptions, shutdown_signal};
 
 /// Serves restaurant.programming-kubernetes.info (Pizzas and Toppings) and the same Pizzas as
