@@ -50,34 +50,30 @@ pub fn resolve<'a>(apis: &'a ApiSet, info: &RequestInfo) -> Result<&'a Arc<dyn R
 /// Serves one resource request.
 pub async fn serve(apis: &ApiSet, shutdown: &Shutdown, request: Request) -> Response {
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let Some(info) = request.extensions().get::<RequestInfo>().cloned() else {
+        return error_response(&ApiError::internal("request info missing"), Format::Json);
+    };
+    let resource = resolve(apis, &info);
     // Errors are reported in the client's preferred format when the resource can produce
     // it (protobuf for kinds that have it), otherwise JSON.
-    let formats = request
-        .extensions()
-        .get::<RequestInfo>()
-        .and_then(|info| resolve(apis, info).ok())
-        .map_or(Formats::JSON_YAML, |resource| resource.formats());
+    let formats = resource.as_ref().map_or(Formats::JSON_YAML, |resource| resource.formats());
     let error_format = negotiate_response_format(accept.as_deref(), false, formats).unwrap_or(Format::Json);
-    match dispatch(apis, shutdown, request, accept.as_deref()).await {
-        Ok(response) => response,
-        Err(e) => error_response(&e, error_format),
-    }
+    let result = match resource {
+        Ok(resource) => dispatch(resource, &info, shutdown, request, accept.as_deref()).await,
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(|e| error_response(&e, error_format))
 }
 
 async fn dispatch(
-    apis: &ApiSet,
+    resource: &Arc<dyn RestResource>,
+    info: &RequestInfo,
     shutdown: &Shutdown,
     mut request: Request,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let info = request
-        .extensions()
-        .get::<RequestInfo>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("request info missing"))?;
-    let resource = resolve(apis, &info)?;
     if !info.subresource.is_empty() {
-        return super::subresource::dispatch(resource.as_ref(), &info, shutdown, request, accept).await;
+        return super::subresource::dispatch(resource.as_ref(), info, shutdown, request, accept).await;
     }
     let d = resource.descriptor();
     if !d.allows(&info.verb) {
