@@ -15,6 +15,11 @@ pub trait VersionCodec<H>: Send + Sync + 'static {
     fn version(&self) -> &'static str;
     /// The `apiVersion` and `kind` of this version.
     fn type_meta(&self) -> TypeMeta;
+    /// Whether `api_version` (`group/version`, or `version` for the core group) names this
+    /// version, without building its `apiVersion` string (stored objects are matched per read).
+    fn is_api_version(&self, api_version: &str) -> bool {
+        self.type_meta().api_version == api_version
+    }
     /// Decodes a body in this version, checks its apiVersion/kind, applies this
     /// version's defaults, and converts to the hub. Unknown fields are treated as
     /// `validation` says; the warnings to send are returned with the object.
@@ -118,6 +123,13 @@ where
 
     fn type_meta(&self) -> TypeMeta {
         TypeMeta { api_version: V::group_version().api_version(), kind: V::KIND.to_owned() }
+    }
+
+    fn is_api_version(&self, api_version: &str) -> bool {
+        match api_version.rsplit_once('/') {
+            Some((group, version)) => group == V::GROUP && version == V::VERSION,
+            None => V::GROUP.is_empty() && api_version == V::VERSION,
+        }
     }
 
     fn decode(

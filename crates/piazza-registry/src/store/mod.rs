@@ -155,7 +155,7 @@ fn decode_stored<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) 
         ApiError::internal(format!("stored object at {} is corrupt: {e}", kv.key))
     };
     let codec_for = |version: &str| {
-        codecs.iter().find(|c| c.type_meta().api_version == version).ok_or_else(|| {
+        codecs.iter().find(|c| c.is_api_version(version)).ok_or_else(|| {
             ApiError::internal(format!("stored object at {} has unserved version {version:?}", kv.key))
         })
     };
