@@ -229,8 +229,11 @@ pub struct ScenarioArgs {
 /// `baseline`.
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
-    /// A minimal hyper + rustls server in this process, returning a fixed body.
+    /// A minimal hyper + rustls server in a child process (or this one), returning a fixed body.
     Transport(TransportArgs),
+    /// The child side of `transport`: serve a fixed body on 127.0.0.1 until killed.
+    #[command(hide = true)]
+    TransportServe(TransportServeArgs),
     /// Raw etcd put-if-absent transactions.
     Etcd(EtcdArgs),
     /// Raw fsynced commits to the embedded engine.
@@ -243,6 +246,10 @@ pub struct TransportArgs {
     /// Size of the fixed response body (default: one encoded Pizza, 339 bytes).
     #[arg(long)]
     pub body_size: Option<usize>,
+    /// Run the server on this process's runtime instead of a child process (client and server
+    /// then share one scheduler, unlike a real server and its clients).
+    #[arg(long)]
+    pub in_process: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub load: LoadArgs,
@@ -252,6 +259,17 @@ pub struct TransportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `baseline transport-serve` (internal).
+#[derive(Debug, Args)]
+pub struct TransportServeArgs {
+    /// Size of the fixed response body.
+    #[arg(long)]
+    pub body_size: usize,
+    /// Write the CA's PEM here before printing the address.
+    #[arg(long)]
+    pub ca_out: PathBuf,
 }
 
 /// `baseline etcd`.

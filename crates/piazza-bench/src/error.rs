@@ -45,6 +45,9 @@ pub enum BenchError {
         /// The start of the response body.
         body: String,
     },
+    /// A helper process (the out-of-process transport server) failed to start.
+    #[error("process: {0}")]
+    Process(String),
     /// A storage backend (etcd, embedded) failed during setup.
     #[error("storage: {0}")]
     Storage(String),

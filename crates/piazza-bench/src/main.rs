@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piazza_bench::baseline::{self, transport::PIZZA_BODY_SIZE};
+use piazza_bench::baseline::transport::{self, PIZZA_BODY_SIZE};
+use piazza_bench::baseline::{self, Placement};
 use piazza_bench::cli::{BaselineCommand, Cli, Command};
 use piazza_bench::{BenchError, http_cmd, output, scaling, scenario, soak, suite};
 
@@ -25,7 +26,14 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         Command::Scenario(args) => output::print(&scenario::command(&args).await?, args.json),
         Command::Baseline(BaselineCommand::Transport(args)) => {
             let size = args.body_size.unwrap_or(PIZZA_BODY_SIZE);
-            output::print(&[baseline::transport(size, &args.load, &args.protocol).await?], args.json)
+            let placement = if args.in_process { Placement::InProcess } else { Placement::ChildProcess };
+            output::print(
+                &[baseline::transport(size, placement, &args.load, &args.protocol).await?],
+                args.json,
+            )
+        }
+        Command::Baseline(BaselineCommand::TransportServe(args)) => {
+            transport::serve_forever(args.body_size, &args.ca_out).await?
         }
         Command::Baseline(BaselineCommand::Etcd(args)) => output::print(
             &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up).await?],

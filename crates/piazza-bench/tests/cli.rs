@@ -42,6 +42,43 @@ async fn baseline_transport_runs_for_a_second() {
     assert_eq!(per_response, 339);
 }
 
+#[tokio::test]
+async fn baseline_transport_in_process_runs_for_a_second() {
+    let report = bench(&[
+        "baseline",
+        "transport",
+        "--in-process",
+        "-z",
+        "1s",
+        "-c",
+        "2",
+        "--body-size",
+        "50",
+        "--json",
+    ])
+    .await;
+    assert_clean_run(&report, "h2");
+    assert_eq!(report["bytes"].as_u64().unwrap() / report["requests"].as_u64().unwrap(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
+    let server =
+        TransportServer::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")), 77).await.unwrap();
+    let url = format!("{}/anything", server.url());
+    let report = bench(&["http", "--url", &url, "--insecure", "-n", "20", "-c", "2", "--json"]).await;
+    assert_clean_run(&report, "h2");
+    assert_eq!(report["bytes"], 20 * 77, "{report:#}");
+    let addr = server.url().trim_start_matches("https://").to_owned();
+    drop(server);
+    // The child is killed on drop: the port stops accepting within a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the transport server still accepts on {addr}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
     let server = TransportServer::start(100).await.unwrap();

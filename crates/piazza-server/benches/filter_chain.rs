@@ -23,7 +23,6 @@ use piazza_server::handlers::health::HealthEndpoint;
 use piazza_server::handlers::openapi::OpenApiDocs;
 use piazza_server::router::{RouterState, route};
 use piazza_server::shutdown::Shutdown;
-use tower::ServiceExt;
 
 /// Allows everything, so that requests reach the router.
 struct AllowAll;
@@ -82,13 +81,13 @@ fn filter_chain(c: &mut Criterion) {
     let mut group = c.benchmark_group("filter_chain");
     for &(name, path) in CASES {
         let direct = runtime.block_on(route(Arc::clone(&state), request(path)));
-        let chained = runtime.block_on(chain.clone().oneshot(request(path))).unwrap();
+        let chained = runtime.block_on(chain.start().run(request(path)));
         assert_eq!(direct.status(), chained.status(), "{path}");
         group.bench_function(BenchmarkId::new("router_only", name), |b| {
             b.iter(|| runtime.block_on(route(Arc::clone(&state), request(path))))
         });
         group.bench_function(BenchmarkId::new("chain_and_router", name), |b| {
-            b.iter(|| runtime.block_on(chain.clone().oneshot(request(path))).unwrap())
+            b.iter(|| runtime.block_on(chain.start().run(request(path))))
         });
     }
     group.finish();

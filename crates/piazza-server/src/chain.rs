@@ -1,14 +1,9 @@
 //! The handler chain, written once, in execution order (outermost first).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piazza_core::request_info::RequestInfoFactory;
-use tower::ServiceBuilder;
-use tower::util::BoxCloneSyncService;
-
-use crate::body::{Request, Response};
+use crate::body::Request;
 use crate::filters::audit::{Audit, assign_audit_id, audit_request};
 use crate::filters::authentication::{Authentication, authenticate_request};
 use crate::filters::authorization::{Authorizer, authorize_request};
@@ -19,11 +14,12 @@ use crate::filters::panic::recover_panics;
 use crate::filters::request_header::{RequestHeaderNames, strip_credentials};
 use crate::filters::request_info::attach_request_info;
 use crate::filters::timeout::enforce_timeout;
-use crate::filters::{FilterLayer, Next};
+use crate::filters::{Chain, Next};
 use crate::router::{RouterState, route};
+use piazza_core::request_info::RequestInfoFactory;
 
-/// The whole server as one service.
-pub type HandlerService = BoxCloneSyncService<Request, Response, Infallible>;
+/// The whole server: the filters around the router, shared by every connection.
+pub type HandlerChain = Arc<Chain>;
 
 /// Settings of the chain.
 #[derive(Clone)]
@@ -48,7 +44,7 @@ pub struct ChainConfig {
 /// Builds the chain around the router:
 /// audit ID → panic recovery → request info → timeout → authentication → credential stripping
 /// → audit → impersonation → max-in-flight → authorization → body limit → router.
-pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> HandlerService {
+pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> HandlerChain {
     let factory = Arc::new(RequestInfoFactory::default());
     let ChainConfig {
         authentication,
@@ -60,41 +56,30 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
         max_body_bytes,
     } = config;
     let impersonation_authorizers = Arc::clone(&authorizers);
-    let router = tower::service_fn(move |request: Request| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(route(state, request).await) }
-    });
-    let service = ServiceBuilder::new()
-        .layer(FilterLayer::new(assign_audit_id))
-        .layer(FilterLayer::new(recover_panics))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
+    // Shared, so a request clones a pointer rather than the list of authenticators.
+    let authentication = Arc::new(authentication);
+    let chain = Chain::new(move |request: Request| route(Arc::clone(&state), request))
+        .filter(assign_audit_id)
+        .filter(recover_panics)
+        .filter(move |request: Request, next: Next| {
             let factory = Arc::clone(&factory);
             async move { attach_request_info(&factory, request, next).await }
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
-            enforce_timeout(request_timeout, request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
-            authenticate_request(authentication.clone(), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
+        })
+        .filter(move |request: Request, next: Next| enforce_timeout(request_timeout, request, next))
+        .filter(move |request: Request, next: Next| {
+            authenticate_request(Arc::clone(&authentication), request, next)
+        })
+        .filter(move |request: Request, next: Next| {
             strip_credentials(Arc::clone(&front_proxy_headers), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
-            audit_request(audit.clone(), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
+        })
+        .filter(move |request: Request, next: Next| audit_request(audit.clone(), request, next))
+        .filter(move |request: Request, next: Next| {
             impersonate_request(Arc::clone(&impersonation_authorizers), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
-            limit_in_flight(max_in_flight.clone(), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
+        })
+        .filter(move |request: Request, next: Next| limit_in_flight(max_in_flight.clone(), request, next))
+        .filter(move |request: Request, next: Next| {
             authorize_request(Arc::clone(&authorizers), request, next)
-        }))
-        .layer(FilterLayer::new(move |request: Request, next: Next| {
-            limit_body(max_body_bytes, request, next)
-        }))
-        .service(router);
-    BoxCloneSyncService::new(service)
+        })
+        .filter(move |request: Request, next: Next| limit_body(max_body_bytes, request, next));
+    Arc::new(chain)
 }

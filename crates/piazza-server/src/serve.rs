@@ -13,8 +13,7 @@ use piazza_tls::ServerTls;
 use tokio::net::TcpListener;
 
 use crate::body::BoxError;
-use crate::chain::HandlerService;
-use crate::filters::Next;
+use crate::chain::HandlerChain;
 use crate::filters::authentication::PeerCertificates;
 use crate::shutdown::Shutdown;
 
@@ -99,7 +98,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 pub async fn serve(
     listener: TcpListener,
     tls: ServerTls,
-    service: HandlerService,
+    chain: HandlerChain,
     http2: Http2Limits,
     shutdown: Shutdown,
 ) {
@@ -121,7 +120,7 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = tls.acceptor();
-        let service = service.clone();
+        let chain = Arc::clone(&chain);
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -143,7 +142,7 @@ pub async fn serve(
                 let mut request = request.map(|body| body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
                 request.extensions_mut().insert(certs.clone());
                 request.extensions_mut().insert(PeerAddr(peer));
-                let next = Next::new(service.clone());
+                let next = chain.start();
                 let upgrade = wants_upgrade(request.headers());
                 async move {
                     let response = next.run(request).await;

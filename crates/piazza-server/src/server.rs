@@ -290,8 +290,8 @@ impl Server {
         let _reloader = tls.spawn_reloader(DEFAULT_RELOAD_INTERVAL);
         // The refresher itself stays in the partly moved `self` until the server has stopped.
         let refresher = self.extension_config.as_ref().map(|(e, interval)| e.spawn(*interval));
-        let service = build_handler_chain(chain, Arc::new(state));
-        let serving = tokio::spawn(crate::serve::serve(listener, tls, service, http2, shutdown));
+        let handler_chain = build_handler_chain(chain, Arc::new(state));
+        let serving = tokio::spawn(crate::serve::serve(listener, tls, handler_chain, http2, shutdown));
         stop.await;
         tracing::info!("shutdown requested; /readyz now fails");
         not_ready.trigger();

@@ -14,6 +14,7 @@ use crate::cli::{LoadArgs, ProtocolArgs};
 use crate::client::{Client, ClientOptions};
 use crate::error::BenchError;
 use crate::report::Report;
+use crate::rss::Probe;
 use crate::runner::{self, Limits};
 use crate::setup;
 use crate::template::run_id;
@@ -26,13 +27,29 @@ pub fn limits(load: &LoadArgs) -> Limits {
     Limits::new(load.concurrency, load.duration, load.requests)
 }
 
+/// Where the transport server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A child process running this binary: its own runtime, as a real server has.
+    ChildProcess,
+    /// This process's runtime, shared with the client.
+    InProcess,
+}
+
 /// Starts the transport server with a `body_size`-byte body and drives GETs at it.
 pub async fn transport(
     body_size: usize,
+    placement: Placement,
     load: &LoadArgs,
     protocol: &ProtocolArgs,
 ) -> Result<Report, BenchError> {
-    let server = TransportServer::start(body_size).await?;
+    let server = match placement {
+        Placement::InProcess => TransportServer::start(body_size).await?,
+        Placement::ChildProcess => {
+            let program = std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))?;
+            TransportServer::spawn(&program, body_size).await?
+        }
+    };
     let options = ClientOptions {
         version: setup::version(protocol),
         connections: protocol.connections.max(1),
@@ -45,8 +62,11 @@ pub async fn transport(
     let version = client.version();
     let workload = HttpWorkload::get(client, BASELINE_PATH.to_owned(), "get");
     let name = format!("baseline transport ({body_size} B body)");
+    // The child's RSS and CPU, as the scenarios report the server's.
+    let probe = server.pid().map(Probe::start);
     let mut report = runner::run(&name, Arc::new(workload), limits(load)).await;
     report.protocol = Some(version.name().to_owned());
+    report.server_rss = probe.map(Probe::finish);
     drop(server);
     Ok(report)
 }

@@ -1,9 +1,16 @@
 //! The transport limit: a minimal hyper + rustls server (TLS 1.3, ring, ALPN h2 and http/1.1,
 //! hyper-util's auto builder, as the Piazza server uses) on 127.0.0.1:0 that answers every
 //! request with a fixed body, driven by the same client as the real scenarios.
+//!
+//! By default the server runs in a child process (`piazza-bench baseline transport-serve`), with
+//! its own runtime, as a real server does: client and server then compete for the cores the
+//! same way as in a scenario. [`TransportServer::start`] keeps it in this process (for tests,
+//! and `baseline transport --in-process`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,7 +24,9 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -37,18 +46,65 @@ pub const BASELINE_PATH: &str =
 pub struct TransportServer {
     addr: SocketAddr,
     ca_pem: Vec<u8>,
-    task: JoinHandle<()>,
+    running: Running,
+}
+
+/// Where the server runs.
+enum Running {
+    InProcess(JoinHandle<()>),
+    /// Killed on drop (`kill_on_drop`).
+    Child(#[allow(dead_code)] Child),
 }
 
 impl TransportServer {
-    /// Starts the server on 127.0.0.1 (an ephemeral port), answering `body_size` bytes.
+    /// Starts the server in this process on 127.0.0.1 (an ephemeral port), answering
+    /// `body_size` bytes.
     pub async fn start(body_size: usize) -> Result<TransportServer, BenchError> {
         let (ca_pem, config) = tls_config()?;
         let listener =
             TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
         let addr = listener.local_addr().map_err(|e| BenchError::io("local address", e))?;
         let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(config)), fixed_body(body_size)));
-        Ok(TransportServer { addr, ca_pem, task })
+        Ok(TransportServer { addr, ca_pem, running: Running::InProcess(task) })
+    }
+
+    /// Starts the server in a child process running `program` (this binary), which prints its
+    /// address on its first line of output and writes its CA into a temporary file.
+    pub async fn spawn(program: &Path, body_size: usize) -> Result<TransportServer, BenchError> {
+        let dir = tempfile::tempdir().map_err(|e| BenchError::io("creating a temporary directory", e))?;
+        let ca_file = dir.path().join("ca.pem");
+        let mut child = Command::new(program)
+            .args(["baseline", "transport-serve", "--body-size", &body_size.to_string(), "--ca-out"])
+            .arg(&ca_file)
+            // The child exits when this pipe closes, so it never outlives this process.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BenchError::io("starting the transport server process", e))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::Process("the transport server has no stdout".into()))?;
+        let mut first_line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first_line)
+            .await
+            .map_err(|e| BenchError::io("reading the transport server's address", e))?;
+        let addr = parse_listening_line(&first_line).ok_or_else(|| {
+            BenchError::Process(format!("the transport server did not start: {first_line:?}"))
+        })?;
+        let ca_pem =
+            std::fs::read(&ca_file).map_err(|e| BenchError::io("reading the transport server's CA", e))?;
+        Ok(TransportServer { addr, ca_pem, running: Running::Child(child) })
+    }
+
+    /// The child process's id, when the server runs in one.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Running::Child(child) => child.id(),
+            Running::InProcess(_) => None,
+        }
     }
 
     /// `https://127.0.0.1:<port>`.
@@ -69,8 +125,41 @@ impl TransportServer {
 
 impl Drop for TransportServer {
     fn drop(&mut self) {
-        self.task.abort();
+        match &mut self.running {
+            Running::InProcess(task) => task.abort(),
+            Running::Child(child) => {
+                let _ = child.start_kill();
+            }
+        }
     }
+}
+
+/// The line `transport-serve` prints first.
+const LISTENING: &str = "listening on ";
+
+/// Serves `body_size` bytes on 127.0.0.1 (ephemeral port) until killed or until standard input
+/// closes (the parent is gone): writes the CA to `ca_out`, then prints `listening on <addr>`.
+/// The child side of [`TransportServer::spawn`].
+pub async fn serve_forever(body_size: usize, ca_out: &Path) -> Result<(), BenchError> {
+    let (ca_pem, config) = tls_config()?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
+    let addr = listener.local_addr().map_err(|e| BenchError::io("local address", e))?;
+    std::fs::write(ca_out, ca_pem).map_err(|e| BenchError::io("writing the CA", e))?;
+    println!("{LISTENING}{addr}");
+    let parent_gone = async {
+        let mut sink = tokio::io::sink();
+        let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
+    };
+    tokio::select! {
+        () = serve(listener, TlsAcceptor::from(Arc::new(config)), fixed_body(body_size)) => {}
+        () = parent_gone => {}
+    }
+    Ok(())
+}
+
+fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    line.trim().strip_prefix(LISTENING)?.parse().ok()
 }
 
 /// A JSON object of exactly `size` bytes (or `size` bytes of padding when too small for one).
@@ -135,6 +224,17 @@ fn tls_config() -> Result<(Vec<u8>, ServerConfig), BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listening_line_parses_and_rejects_anything_else() {
+        assert_eq!(
+            parse_listening_line("listening on 127.0.0.1:4321\n"),
+            Some("127.0.0.1:4321".parse().unwrap())
+        );
+        assert_eq!(parse_listening_line(""), None);
+        assert_eq!(parse_listening_line("error: port in use"), None);
+        assert_eq!(parse_listening_line("listening on nowhere"), None);
+    }
 
     #[test]
     fn fixed_bodies_have_the_exact_size() {

@@ -11,7 +11,7 @@ pub mod table;
 
 use std::time::Duration;
 
-use crate::baseline;
+use crate::baseline::{self, Placement};
 use crate::cli::{LoadArgs, ScenarioName, SuiteArgs};
 use crate::error::BenchError;
 use crate::report::Report;
@@ -34,7 +34,8 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
 
     let pizza_size = scenarios.pizza_size().await?;
     if wanted(ScenarioName::Get) {
-        let limit = progress(baseline::transport(pizza_size, &load, protocol).await?);
+        let limit =
+            progress(baseline::transport(pizza_size, Placement::ChildProcess, &load, protocol).await?);
         let get = progress(scenarios.get(limits).await?);
         rows.push(Row { report: get, limit: Some(limit_of("transport", &limit)) });
         rows.push(Row { report: limit, limit: None });
@@ -45,7 +46,9 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         }
         let consistent = progress(scenarios.list(n, false, limits).await?);
         let cached = progress(scenarios.list(n, true, limits).await?);
-        let limit = progress(baseline::transport(body_size(&consistent), &load, protocol).await?);
+        let limit = progress(
+            baseline::transport(body_size(&consistent), Placement::ChildProcess, &load, protocol).await?,
+        );
         rows.push(Row { report: consistent, limit: Some(limit_of("transport", &limit)) });
         rows.push(Row { report: cached, limit: Some(limit_of("transport", &limit)) });
         rows.push(Row { report: limit, limit: None });
@@ -53,7 +56,8 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
     if wanted(ScenarioName::ListLimit) {
         let n = args.list_sizes.iter().copied().max().unwrap_or(scenario::DEFAULT_LIST_LIMIT_OBJECTS);
         let page = progress(scenarios.list_limit(n, limits).await?);
-        let limit = progress(baseline::transport(body_size(&page), &load, protocol).await?);
+        let limit =
+            progress(baseline::transport(body_size(&page), Placement::ChildProcess, &load, protocol).await?);
         rows.push(Row { report: page, limit: Some(limit_of("transport", &limit)) });
         rows.push(Row { report: limit, limit: None });
     }

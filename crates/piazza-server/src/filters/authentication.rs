@@ -172,7 +172,7 @@ pub async fn authenticate(
 }
 
 /// The filter function: attaches [`UserInfo`] or answers 401.
-pub async fn authenticate_request(settings: Authentication, request: Request, next: Next) -> Response {
+pub async fn authenticate_request(settings: Arc<Authentication>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     match authenticate(&settings, &parts).await {
         Ok(user) => {

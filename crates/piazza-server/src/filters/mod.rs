@@ -1,5 +1,6 @@
-//! The filter chain: one module per filter, each a plain decision function wired in by a
-//! [`FilterLayer`]. [`crate::chain`] stacks them once, in execution order.
+//! The filter chain: one module per filter, each a plain decision function
+//! `(Request, Next) -> Response` added to a [`Chain`]. [`crate::chain`] lists them once, in
+//! execution order.
 
 pub mod audit;
 pub mod authentication;
@@ -20,10 +21,10 @@ pub(crate) mod test_certs;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
 
+use tower::Service;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service};
 
 use crate::body::{Request, Response};
 
@@ -44,86 +45,192 @@ pub fn request_info_or_fallback(
     }
 }
 
-/// The inner service every filter wraps.
+/// A service a chain can end in (tests wrap a single filter around one with [`Next::new`]).
 pub type Inner = BoxCloneSyncService<Request, Response, Infallible>;
 
+/// The boxed future a filter returns.
+pub type FilterFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// One link of a [`Chain`]: a filter function behind a vtable.
+trait Link: Send + Sync {
+    fn call(&self, request: Request, next: Next) -> FilterFuture;
+}
+
+impl<F, Fut> Link for F
+where
+    F: Fn(Request, Next) -> Fut + Send + Sync,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    fn call(&self, request: Request, next: Next) -> FilterFuture {
+        Box::pin(self(request, next))
+    }
+}
+
+/// What a [`Chain`] ends in.
+trait Endpoint: Send + Sync {
+    fn call(&self, request: Request) -> FilterFuture;
+}
+
+impl<F, Fut> Endpoint for F
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    fn call(&self, request: Request) -> FilterFuture {
+        Box::pin(self(request))
+    }
+}
+
+/// Filters in execution order (outermost first) around an endpoint, built once and shared by
+/// every request. A request walks it through [`Next`], a position in the chain: each step
+/// costs one boxed future and a reference-count increment, with no per-request clones of
+/// services or filter state.
+pub struct Chain {
+    links: Vec<Box<dyn Link>>,
+    endpoint: Box<dyn Endpoint>,
+}
+
+impl Chain {
+    /// A chain of no filters that ends in `endpoint`.
+    pub fn new<F, Fut>(endpoint: F) -> Self
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        Self { links: Vec::new(), endpoint: Box::new(endpoint) }
+    }
+
+    /// Adds `filter` after (inside) the filters added so far.
+    pub fn filter<F, Fut>(mut self, filter: F) -> Self
+    where
+        F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        self.links.push(Box::new(filter));
+        self
+    }
+
+    /// The start of the chain, for one request.
+    pub fn start(self: &Arc<Self>) -> Next {
+        Next { chain: Arc::clone(self), position: 0 }
+    }
+}
+
 /// The rest of the chain, handed to a filter function.
-pub struct Next(Inner);
+pub struct Next {
+    chain: Arc<Chain>,
+    position: usize,
+}
 
 impl Next {
     /// Runs the rest of the chain.
-    pub async fn run(mut self, request: Request) -> Response {
-        // Calls the boxed service directly (its future is already a boxed `Send` future),
-        // which keeps the chain's future types simple.
-        let ready = std::future::poll_fn(|cx| self.0.poll_ready(cx)).await;
-        if let Err(never) = ready {
-            match never {}
-        }
-        match self.0.call(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+    pub fn run(self, request: Request) -> FilterFuture {
+        let Next { chain, position } = self;
+        match chain.links.get(position) {
+            Some(link) => {
+                let rest = Next { chain: Arc::clone(&chain), position: position + 1 };
+                link.call(request, rest)
+            }
+            None => chain.endpoint.call(request),
         }
     }
 
-    /// Wraps a service as the rest of a chain.
+    /// A chain of no filters ending in `inner` (tests drive one filter with it).
     pub fn new(inner: Inner) -> Self {
-        Self(inner)
+        let endpoint = move |request: Request| -> FilterFuture {
+            let mut inner = inner.clone();
+            Box::pin(async move {
+                if let Err(never) = std::future::poll_fn(|cx| inner.poll_ready(cx)).await {
+                    match never {}
+                }
+                match inner.call(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            })
+        };
+        Arc::new(Chain::new(endpoint)).start()
     }
 }
 
-/// A layer made from an async function `(Request, Next) -> Response`.
-#[derive(Clone)]
-pub struct FilterLayer<F> {
-    filter: F,
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
 
-impl<F> FilterLayer<F> {
-    /// Wraps a filter function.
-    pub fn new<Fut>(filter: F) -> Self
-    where
-        F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
-    {
-        Self { filter }
-    }
-}
+    use http_body_util::BodyExt;
 
-impl<S, F> Layer<S> for FilterLayer<F>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    F: Clone,
-{
-    type Service = Filter<F>;
+    use super::*;
+    use crate::body::{BoxError, empty, full};
 
-    fn layer(&self, inner: S) -> Self::Service {
-        Filter { filter: self.filter.clone(), inner: BoxCloneSyncService::new(inner) }
-    }
-}
-
-/// The service a [`FilterLayer`] produces.
-#[derive(Clone)]
-pub struct Filter<F> {
-    filter: F,
-    inner: Inner,
-}
-
-impl<F, Fut> Service<Request> for Filter<F>
-where
-    F: Fn(Request, Next) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response> + Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    /// Always ready: filters never wait in `poll_ready` (limits answer in `call`).
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn request() -> Request {
+        let body =
+            http_body_util::Empty::<bytes::Bytes>::new().map_err(|never| -> BoxError { match never {} });
+        http::Request::builder().uri("/x").body(body.boxed()).unwrap()
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        let fut = (self.filter)(request, Next(self.inner.clone()));
-        Box::pin(async move { Ok(fut.await) })
+    async fn body_text(response: Response) -> String {
+        String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    /// A filter that records its name, then passes the request on.
+    fn recording(
+        name: &'static str,
+        seen: &Arc<Mutex<Vec<&'static str>>>,
+    ) -> impl Fn(Request, Next) -> FilterFuture + Send + Sync + 'static {
+        let seen = Arc::clone(seen);
+        move |request, next| {
+            seen.lock().unwrap().push(name);
+            next.run(request)
+        }
+    }
+
+    #[tokio::test]
+    async fn filters_run_in_the_order_added_then_the_endpoint() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let endpoint_seen = Arc::clone(&seen);
+        let chain = Arc::new(
+            Chain::new(move |_request: Request| {
+                endpoint_seen.lock().unwrap().push("endpoint");
+                async { http::Response::new(full("done")) }
+            })
+            .filter(recording("first", &seen))
+            .filter(recording("second", &seen))
+            .filter(recording("third", &seen)),
+        );
+        for _ in 0..2 {
+            assert_eq!(body_text(chain.start().run(request()).await).await, "done");
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["first", "second", "third", "endpoint", "first", "second", "third", "endpoint"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_filter_that_answers_stops_the_chain() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let endpoint_seen = Arc::clone(&seen);
+        let chain = Arc::new(
+            Chain::new(move |_request: Request| {
+                endpoint_seen.lock().unwrap().push("endpoint");
+                async { http::Response::new(empty()) }
+            })
+            .filter(recording("outer", &seen))
+            .filter(|_request: Request, _next: Next| async {
+                http::Response::builder().status(403).body(full("no")).unwrap()
+            })
+            .filter(recording("inner", &seen)),
+        );
+        let response = chain.start().run(request()).await;
+        assert_eq!(response.status(), 403);
+        assert_eq!(*seen.lock().unwrap(), ["outer"]);
+    }
+
+    #[tokio::test]
+    async fn next_new_ends_in_a_service() {
+        let inner = BoxCloneSyncService::new(tower::service_fn(|request: Request| async move {
+            Ok::<_, Infallible>(http::Response::new(full(request.uri().path().to_owned())))
+        }));
+        assert_eq!(body_text(Next::new(inner).run(request()).await).await, "/x");
     }
 }
