@@ -113,7 +113,15 @@ pub struct StorageOptions {
     /// pagination.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub history_window: Duration,
+
+    /// Memory, in MiB, for the embedded store's page cache (its database file is read through
+    /// it; pages beyond it come from the operating system's file cache).
+    #[arg(long, default_value_t = DEFAULT_EMBEDDED_CACHE_MIB, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub embedded_cache_mib: u32,
 }
+
+/// The default `--embedded-cache-mib`.
+pub const DEFAULT_EMBEDDED_CACHE_MIB: u32 = 32;
 
 impl StorageOptions {
     /// The key prefix the registry builds storage keys under.
@@ -141,7 +149,11 @@ impl StorageOptions {
         } else {
             EmbeddedStore::open(
                 &data_dir.join("db"),
-                EmbeddedOptions { history_window: self.history_window, ..EmbeddedOptions::default() },
+                EmbeddedOptions {
+                    history_window: self.history_window,
+                    cache_bytes: self.embedded_cache_mib as usize * 1024 * 1024,
+                    ..EmbeddedOptions::default()
+                },
             )?
         };
         self.with_cache(backend).await
@@ -192,7 +204,25 @@ impl StorageOptions {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        storage: StorageOptions,
+    }
+
+    #[test]
+    fn the_embedded_cache_size_is_bounded() {
+        let parse = |args: &[&str]| Flags::try_parse_from([&["x"], args].concat()).map(|f| f.storage);
+        assert_eq!(parse(&[]).unwrap().embedded_cache_mib, DEFAULT_EMBEDDED_CACHE_MIB);
+        assert_eq!(parse(&["--embedded-cache-mib", "8"]).unwrap().embedded_cache_mib, 8);
+        for bad in ["0", "65537", "-1", "lots", "", "1.5"] {
+            assert!(parse(&["--embedded-cache-mib", bad]).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn go_durations() {

@@ -58,7 +58,15 @@ pub struct EmbeddedOptions {
     /// How many events the live broadcast ring holds (default 1024). A watcher further behind
     /// than this catches up from disk.
     pub watch_channel_capacity: usize,
+    /// Memory for the database's page cache (default [`DEFAULT_CACHE_BYTES`]). redb's own
+    /// default is 1 GiB, which under steady churn lets the cache grow with the file; reads
+    /// that miss go to the operating system's page cache, and most reads are answered by the
+    /// watch cache in front of this store anyway.
+    pub cache_bytes: usize,
 }
+
+/// The default [`EmbeddedOptions::cache_bytes`]: 32 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
@@ -67,6 +75,7 @@ impl Default for EmbeddedOptions {
             max_history_revisions: 100_000,
             compaction_interval: Duration::from_secs(60),
             watch_channel_capacity: 1024,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -105,7 +114,10 @@ impl EmbeddedStore {
     pub fn open(path: &Path, options: EmbeddedOptions) -> Result<Arc<EmbeddedStore>, StorageError> {
         std::fs::create_dir_all(path)
             .map_err(|e| StorageError::internal(format!("creating {}", path.display()), e))?;
-        let db = Database::create(path.join(DB_FILE)).ctx("opening the database")?;
+        let db = redb::Builder::new()
+            .set_cache_size(options.cache_bytes)
+            .create(path.join(DB_FILE))
+            .ctx("opening the database")?;
         let current = init_schema(&db)?;
         let (events, _) = broadcast::channel(options.watch_channel_capacity.max(1));
         let (db, current) = (Arc::new(db), Arc::new(AtomicU64::new(current)));
