@@ -1,9 +1,15 @@
 //! The handler chain, written once, in execution order (outermost first).
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::body::Request;
+use tower::Service;
+
+use crate::body::{Request, Response};
 use crate::filters::audit::{Audit, assign_audit_id, audit_request};
 use crate::filters::authentication::{Authentication, authenticate_request};
 use crate::filters::authorization::{Authorizer, authorize_request};
@@ -18,8 +24,34 @@ use crate::filters::{Chain, Next};
 use crate::router::{RouterState, route};
 use piazza_core::request_info::RequestInfoFactory;
 
-/// The whole server: the filters around the router, shared by every connection.
-pub type HandlerChain = Arc<Chain>;
+/// The whole server: the filters around the router, shared by every connection. Cloning it
+/// is a reference-count increment. It is also a tower [`Service`], so a test (or an embedding
+/// tower stack) can `oneshot` it.
+#[derive(Clone)]
+pub struct HandlerChain(Arc<Chain>);
+
+impl HandlerChain {
+    /// The start of the chain, for one request.
+    pub fn start(&self) -> Next {
+        self.0.start()
+    }
+}
+
+impl Service<Request> for HandlerChain {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    /// Always ready: limits answer in `call`.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let response = self.start().run(request);
+        Box::pin(async move { Ok(response.await) })
+    }
+}
 
 /// Settings of the chain.
 #[derive(Clone)]
@@ -81,5 +113,86 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
             authorize_request(Arc::clone(&authorizers), request, next)
         })
         .filter(move |request: Request, next: Next| limit_body(max_body_bytes, request, next));
-    Arc::new(chain)
+    HandlerChain(Arc::new(chain))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use async_trait::async_trait;
+    use piazza_core::UserInfo;
+    use piazza_core::request_info::RequestInfo;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::api_set::ApiSet;
+    use crate::body::request_body;
+    use crate::filters::authentication::Authentication;
+    use crate::filters::authorization::Decision;
+    use crate::filters::request_header::RequestHeaderNames;
+    use crate::handlers::health::HealthEndpoint;
+    use crate::handlers::openapi::OpenApiDocs;
+    use crate::shutdown::Shutdown;
+
+    struct AllowAll;
+
+    #[async_trait]
+    impl Authorizer for AllowAll {
+        async fn authorize(&self, _user: &UserInfo, _info: &RequestInfo) -> Decision {
+            Decision::Allow
+        }
+    }
+
+    fn chain(anonymous: bool) -> HandlerChain {
+        let (shutdown, _trigger) = Shutdown::new();
+        let state = Arc::new(RouterState {
+            apis: ApiSet::new(Vec::new()),
+            openapi: OpenApiDocs { v2: Vec::new(), v3_index: Vec::new(), v3: BTreeMap::new() },
+            health: vec![HealthEndpoint { name: "healthz", checks: Vec::new() }],
+            shutdown,
+            metrics: Vec::new(),
+        });
+        let config = ChainConfig {
+            authentication: Authentication {
+                authenticators: Vec::new(),
+                anonymous,
+                unauthenticated_paths: Arc::new(Vec::new()),
+            },
+            front_proxy_headers: Arc::new(RequestHeaderNames {
+                username: Vec::new(),
+                uid: Vec::new(),
+                group: Vec::new(),
+                extra_prefixes: Vec::new(),
+            }),
+            audit: None,
+            authorizers: Arc::new(vec![Arc::new(AllowAll) as Arc<dyn Authorizer>]),
+            max_in_flight: MaxInFlight::new(400, 200),
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 1024,
+        };
+        build_handler_chain(config, state)
+    }
+
+    fn get(path: &str) -> Request {
+        http::Request::builder().uri(path).body(request_body(bytes::Bytes::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_assembled_chain_serves_through_oneshot() {
+        let response = chain(true).oneshot(get("/healthz")).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("audit-id"), "the outermost filter ran");
+    }
+
+    #[tokio::test]
+    async fn filters_before_the_router_answer_first() {
+        // Authentication refuses before the router is reached; the audit ID is still set.
+        let response = chain(false).oneshot(get("/healthz")).await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.headers().contains_key("audit-id"));
+        // The timeout filter (before authentication) rejects a malformed `?timeout=` first.
+        let response = chain(false).oneshot(get("/healthz?timeout=soon")).await.unwrap();
+        assert_eq!(response.status(), 400);
+    }
 }

@@ -120,7 +120,7 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = tls.acceptor();
-        let chain = Arc::clone(&chain);
+        let chain = chain.clone();
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
         tokio::spawn(async move {
