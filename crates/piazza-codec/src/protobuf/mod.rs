@@ -25,6 +25,7 @@ pub mod hooks;
 pub mod list;
 pub mod message;
 pub mod meta;
+pub mod peek;
 pub mod schema;
 pub mod watch;
 pub mod wire;

@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use piazza_codec::protobuf::{self, envelope::is_protobuf};
 use piazza_core::field::FieldErrorType;
 use piazza_core::meta::DeleteOptions;
 use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupKind, Object};
@@ -319,10 +320,14 @@ struct StoredDeletionMeta {
 }
 
 /// When a stored object is due for the reaper, if ever (see [`due_at`]): JSON is searched
-/// for a deletion timestamp before its metadata is read; protobuf and YAML are decoded.
+/// for a deletion timestamp, and protobuf walked for one, before the object is decoded; YAML
+/// is decoded.
 fn stored_object_due_at<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &KeyValue) -> Option<i64> {
     if kv.value.trim_ascii_start().starts_with(b"{") {
         return stored_due_at(&kv.value);
+    }
+    if is_protobuf(&kv.value) && !protobuf::peek::may_have_deletion_timestamp(&kv.value) {
+        return None;
     }
     let object = super::decode_stored(codecs, kv).ok()?;
     let meta = object.metadata();
