@@ -4,7 +4,6 @@
 //! anonymous authentication, audit off, impersonation, max-in-flight, authorization, body
 //! limit) costs per request.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ fn filter_chain(c: &mut Criterion) {
     let (shutdown, _trigger) = Shutdown::new();
     let state = Arc::new(RouterState {
         apis: ApiSet::new(Vec::new()),
-        openapi: OpenApiDocs { v2: Vec::new(), v3_index: Vec::new(), v3: BTreeMap::new() },
+        openapi: OpenApiDocs::default(),
         health: vec![HealthEndpoint { name: "healthz", checks: Vec::new() }],
         shutdown,
         metrics: Vec::new(),
@@ -64,12 +63,7 @@ fn filter_chain(c: &mut Criterion) {
             anonymous: true,
             unauthenticated_paths: Arc::new(Vec::new()),
         },
-        front_proxy_headers: Arc::new(RequestHeaderNames {
-            username: Vec::new(),
-            uid: Vec::new(),
-            group: Vec::new(),
-            extra_prefixes: Vec::new(),
-        }),
+        front_proxy_headers: Arc::new(RequestHeaderNames::default()),
         audit: None,
         authorizers: Arc::new(vec![Arc::new(AllowAll) as Arc<dyn Authorizer>]),
         max_in_flight: MaxInFlight::new(400, 200),

@@ -118,8 +118,6 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use async_trait::async_trait;
     use piazza_core::UserInfo;
     use piazza_core::request_info::RequestInfo;
@@ -148,7 +146,7 @@ mod tests {
         let (shutdown, _trigger) = Shutdown::new();
         let state = Arc::new(RouterState {
             apis: ApiSet::new(Vec::new()),
-            openapi: OpenApiDocs { v2: Vec::new(), v3_index: Vec::new(), v3: BTreeMap::new() },
+            openapi: OpenApiDocs::default(),
             health: vec![HealthEndpoint { name: "healthz", checks: Vec::new() }],
             shutdown,
             metrics: Vec::new(),
@@ -159,12 +157,7 @@ mod tests {
                 anonymous,
                 unauthenticated_paths: Arc::new(Vec::new()),
             },
-            front_proxy_headers: Arc::new(RequestHeaderNames {
-                username: Vec::new(),
-                uid: Vec::new(),
-                group: Vec::new(),
-                extra_prefixes: Vec::new(),
-            }),
+            front_proxy_headers: Arc::new(RequestHeaderNames::default()),
             audit: None,
             authorizers: Arc::new(vec![Arc::new(AllowAll) as Arc<dyn Authorizer>]),
             max_in_flight: MaxInFlight::new(400, 200),

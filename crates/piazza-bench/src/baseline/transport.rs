@@ -53,7 +53,7 @@ pub struct TransportServer {
 enum Running {
     InProcess(JoinHandle<()>),
     /// Killed on drop (`kill_on_drop`).
-    Child(#[allow(dead_code)] Child),
+    Child(Child),
 }
 
 impl TransportServer {

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use piazza_codec::protobuf::{self, envelope::is_protobuf};
+use piazza_codec::protobuf::peek;
 use piazza_core::field::FieldErrorType;
 use piazza_core::meta::DeleteOptions;
 use piazza_core::{ApiError, FieldError, FieldErrors, FieldPath, GroupKind, Object};
@@ -326,7 +326,8 @@ fn stored_object_due_at<H: Object>(codecs: &[Arc<dyn VersionCodec<H>>], kv: &Key
     if kv.value.trim_ascii_start().starts_with(b"{") {
         return stored_due_at(&kv.value);
     }
-    if is_protobuf(&kv.value) && !protobuf::peek::may_have_deletion_timestamp(&kv.value) {
+    // Not protobuf (YAML) counts as "may have": it is decoded below.
+    if !peek::may_have_deletion_timestamp(&kv.value) {
         return None;
     }
     let object = super::decode_stored(codecs, kv).ok()?;

@@ -64,8 +64,9 @@ pub enum RequestHeaderError {
 }
 
 /// Which headers carry the front proxy's identity. Names are stored lowercased (HTTP header
-/// names are case-insensitive, and hyper hands them to us lowercased).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// names are case-insensitive, and hyper hands them to us lowercased). The default configures
+/// none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestHeaderNames {
     /// Tried in order; the first non-empty value is the user name.
     pub username: Vec<HeaderName>,
