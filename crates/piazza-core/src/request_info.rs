@@ -233,7 +233,9 @@ impl RequestInfoFactory {
         path: String,
         query: &str,
     ) -> Result<RequestInfo, RequestInfoError> {
-        let mut info = RequestInfo { verb: method.to_lowercase(), ..RequestInfo::default() };
+        // A non-resource request's verb is its lowercased method.
+        let non_resource =
+            |path: String| Ok(RequestInfo { verb: method.to_lowercase(), path, ..RequestInfo::default() });
         let trimmed = path.trim_matches('/');
         let all: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
 
@@ -242,12 +244,12 @@ impl RequestInfoFactory {
             Some(prefix) if all.len() >= 3 && self.api_prefixes.iter().any(|p| p == prefix) => {
                 self.grouped_api_prefixes.iter().any(|p| p == prefix)
             }
-            _ => return Ok(RequestInfo { path, ..info }),
+            _ => return non_resource(path),
         };
         if grouped && all.len() < 4 {
-            return Ok(RequestInfo { path, ..info });
+            return non_resource(path);
         }
-        info.is_resource_request = true;
+        let mut info = RequestInfo { is_resource_request: true, ..RequestInfo::default() };
         info.api_prefix = all[0].to_owned();
         let mut rest = &all[1..];
         if grouped {

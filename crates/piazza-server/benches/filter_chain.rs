@@ -74,11 +74,11 @@ fn filter_chain(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("filter_chain");
     for &(name, path) in CASES {
-        let direct = runtime.block_on(route(Arc::clone(&state), request(path)));
+        let direct = runtime.block_on(route(&state, request(path)));
         let chained = runtime.block_on(chain.start().run(request(path)));
         assert_eq!(direct.status(), chained.status(), "{path}");
         group.bench_function(BenchmarkId::new("router_only", name), |b| {
-            b.iter(|| runtime.block_on(route(Arc::clone(&state), request(path))))
+            b.iter(|| runtime.block_on(route(&state, request(path))))
         });
         group.bench_function(BenchmarkId::new("chain_and_router", name), |b| {
             b.iter(|| runtime.block_on(chain.start().run(request(path))))

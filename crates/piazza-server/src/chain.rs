@@ -75,9 +75,11 @@ pub struct ChainConfig {
 
 /// Builds the chain around the router:
 /// audit ID → panic recovery → request info → timeout → authentication → credential stripping
-/// → audit → impersonation → max-in-flight → authorization → body limit → router.
+/// → audit (only with a policy) → impersonation → max-in-flight → authorization → body limit
+/// → router. Request info, credential stripping, impersonation (when the request asks for
+/// none) and the body limit are steps: all their work is done before the rest runs.
 pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> HandlerChain {
-    let factory = Arc::new(RequestInfoFactory::default());
+    let factory = RequestInfoFactory::default();
     let ChainConfig {
         authentication,
         front_proxy_headers,
@@ -90,29 +92,29 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
     let impersonation_authorizers = Arc::clone(&authorizers);
     // Shared, so a request clones a pointer rather than the list of authenticators.
     let authentication = Arc::new(authentication);
-    let chain = Chain::new(move |request: Request| route(Arc::clone(&state), request))
+    let mut chain = Chain::new(move |request: Request| route(&state, request))
         .filter(assign_audit_id)
         .filter(recover_panics)
-        .filter(move |request: Request, next: Next| {
-            let factory = Arc::clone(&factory);
-            async move { attach_request_info(&factory, request, next).await }
-        })
+        .step(move |request: Request, next: Next| attach_request_info(&factory, request, next))
         .filter(move |request: Request, next: Next| enforce_timeout(request_timeout, request, next))
         .filter(move |request: Request, next: Next| {
             authenticate_request(Arc::clone(&authentication), request, next)
         })
-        .filter(move |request: Request, next: Next| {
-            strip_credentials(Arc::clone(&front_proxy_headers), request, next)
-        })
-        .filter(move |request: Request, next: Next| audit_request(audit.clone(), request, next))
-        .filter(move |request: Request, next: Next| {
-            impersonate_request(Arc::clone(&impersonation_authorizers), request, next)
+        .step(move |request: Request, next: Next| strip_credentials(&front_proxy_headers, request, next));
+    // Without an audit policy the audit filter would only pass requests on: leave it out.
+    if let Some(audit) = audit {
+        chain = chain
+            .filter(move |request: Request, next: Next| audit_request(Some(audit.clone()), request, next));
+    }
+    let chain = chain
+        .step(move |request: Request, next: Next| {
+            impersonate_request(&impersonation_authorizers, request, next)
         })
         .filter(move |request: Request, next: Next| limit_in_flight(max_in_flight.clone(), request, next))
         .filter(move |request: Request, next: Next| {
             authorize_request(Arc::clone(&authorizers), request, next)
         })
-        .filter(move |request: Request, next: Next| limit_body(max_body_bytes, request, next));
+        .step(move |request: Request, next: Next| limit_body(max_body_bytes, request, next));
     HandlerChain(Arc::new(chain))
 }
 

@@ -1,10 +1,11 @@
 //! The one boundary where an [`ApiError`] becomes an HTTP response with a `metav1.Status`
 //! body, and helpers for successful object responses.
 
-use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WARNING};
 use http::{HeaderValue, StatusCode};
-use piazza_codec::{Format, encode_status};
+use piazza_codec::{Format, Target, encode_status};
 use piazza_core::ApiError;
+use piazza_registry::Encoded;
 
 use crate::body::{Response, full};
 
@@ -30,6 +31,42 @@ pub fn bytes_response(status: u16, content_type: &str, body: impl Into<bytes::By
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
     response
+}
+
+/// An encoded object (or view) as a response: its status, its media type and a `Warning`
+/// header per warning.
+pub fn encoded_response(encoded: Encoded) -> Response {
+    let content_type = match encoded.target {
+        // The common case needs no formatting and no copy.
+        Target::Object => Some(HeaderValue::from_static(encoded.format.content_type())),
+        view => HeaderValue::from_str(&view.content_type(encoded.format)).ok(),
+    };
+    let mut response = Response::new(full(encoded.body));
+    *response.status_mut() =
+        StatusCode::from_u16(encoded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if let Some(content_type) = content_type {
+        headers.insert(CONTENT_TYPE, content_type);
+    }
+    for warning in &encoded.warnings {
+        if let Ok(value) = HeaderValue::from_str(&warning_header(warning)) {
+            headers.append(WARNING, value);
+        }
+    }
+    response
+}
+
+/// A `Warning` header value in the form Kubernetes uses: `299 - "<text>"`.
+pub fn warning_header(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("299 - \"{escaped}\"")
 }
 
 /// Builds a JSON response from a serializable value.
@@ -63,5 +100,11 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["kind"], "Status");
         assert_eq!(json["reason"], "TooManyRequests");
+    }
+
+    #[test]
+    fn warning_headers_escape_quotes() {
+        assert_eq!(warning_header("unknown field \"spec.x\""), "299 - \"unknown field \\\"spec.x\\\"\"");
+        assert_eq!(warning_header("a\nb"), "299 - \"ab\"");
     }
 }

@@ -10,6 +10,7 @@ use piazza_core::request_info::RequestInfo;
 
 use crate::api_set::ApiSet;
 use crate::body::{Request, Response};
+use crate::filters::FilterFuture;
 use crate::handlers::health::HealthEndpoint;
 use crate::handlers::openapi::OpenApiDocs;
 use crate::handlers::version::VersionInfo;
@@ -35,9 +36,19 @@ fn method_not_allowed() -> Response {
     error_response(&ApiError::method_not_allowed(), Format::Json)
 }
 
-/// Routes one request.
-pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
+/// Routes one request. Resource requests, the hot path, get the resource handler's future
+/// as it is; the others are served by [`serve_non_resource`].
+pub fn route(state: &Arc<RouterState>, request: Request) -> FilterFuture {
+    let is_resource = request.extensions().get::<RequestInfo>().is_some_and(|i| i.is_resource_request);
+    if is_resource {
+        return resource::serve(&state.apis, &state.shutdown, request);
+    }
+    Box::pin(serve_non_resource(Arc::clone(state), request))
+}
+
+/// Health checks, version, metrics, discovery and OpenAPI.
+async fn serve_non_resource(state: Arc<RouterState>, request: Request) -> Response {
+    let path = request.uri().path();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     if let Some(endpoint) = state.health.iter().find(|e| e.name == first) {
         if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -46,12 +57,8 @@ pub async fn route(state: Arc<RouterState>, request: Request) -> Response {
         let sub = &path[1 + first.len()..];
         return endpoint.serve(sub, request.uri().query()).await;
     }
-    let is_resource = request.extensions().get::<RequestInfo>().is_some_and(|i| i.is_resource_request);
-    if is_resource {
-        return resource::serve(&state.apis, &state.shutdown, request).await;
-    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return match discovery_like(&path) {
+        return match discovery_like(path) {
             true => method_not_allowed(),
             false => error_response(&resource::not_found(), Format::Json),
         };

@@ -149,11 +149,18 @@ pub async fn authorize_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let user = request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
     let Some(info) = request.extensions().get::<RequestInfo>() else {
         return error_response(&ApiError::internal("request info missing"), Format::Json);
     };
-    match authorize(&authorizers, &user, info).await {
+    let anonymous;
+    let user = match request.extensions().get::<UserInfo>() {
+        Some(user) => user,
+        None => {
+            anonymous = UserInfo::anonymous();
+            &anonymous
+        }
+    };
+    match authorize(&authorizers, user, info).await {
         Ok(()) => next.run(request).await,
         Err(e) => error_response(&e, Format::Json),
     }

@@ -32,10 +32,10 @@ use piazza_core::user::{ANONYMOUS_USER, AUTHENTICATED_GROUP, UNAUTHENTICATED_GRO
 use piazza_core::{ApiError, UserInfo};
 use piazza_registry::object_meta::is_dns1123_subdomain;
 
-use super::Next;
 use super::audit::AuditHandle;
 use super::authorization::{Authorizer, authorize};
 use super::request_header::unescape_extra_key;
+use super::{FilterFuture, Next, respond};
 use crate::body::{Request, Response};
 use crate::response::error_response;
 
@@ -255,17 +255,27 @@ pub fn clear_impersonation_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// The filter function.
-pub async fn impersonate_request(
+/// The filter function. A request that asks for no impersonation (nearly all) is passed on
+/// as a step, without a future of its own.
+pub fn impersonate_request(
+    authorizers: &Arc<Vec<Arc<dyn Authorizer>>>,
+    request: Request,
+    next: Next,
+) -> FilterFuture {
+    match requested_targets(request.headers()) {
+        Ok(targets) if targets.is_empty() => next.run(request),
+        Ok(targets) => Box::pin(impersonate_targets(Arc::clone(authorizers), targets, request, next)),
+        Err(e) => respond(error_response(&e, Format::Json)),
+    }
+}
+
+/// Checks every target with the authorizers and continues as the impersonated user.
+async fn impersonate_targets(
     authorizers: Arc<Vec<Arc<dyn Authorizer>>>,
+    targets: Vec<Target>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let targets = match requested_targets(request.headers()) {
-        Ok(targets) if targets.is_empty() => return next.run(request).await,
-        Ok(targets) => targets,
-        Err(e) => return error_response(&e, Format::Json),
-    };
     let requester = request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
     let groups_specified = request.headers().contains_key(IMPERSONATE_GROUP_HEADER);
     match impersonate(&authorizers, &requester, &targets, groups_specified).await {

@@ -66,18 +66,37 @@ where
     }
 }
 
-/// What a [`Chain`] ends in.
+/// A filter that finishes its work before the rest of the chain runs: it returns the rest's
+/// future (or an answer of its own) instead of wrapping it, so it costs no boxed future.
+struct Step<F>(F);
+
+impl<F> Link for Step<F>
+where
+    F: Fn(Request, Next) -> FilterFuture + Send + Sync,
+{
+    fn call(&self, request: Request, next: Next) -> FilterFuture {
+        (self.0)(request, next)
+    }
+}
+
+/// A filter's own answer, in place of the rest of the chain.
+pub fn respond(response: Response) -> FilterFuture {
+    Box::pin(std::future::ready(response))
+}
+
+/// What a [`Chain`] ends in: a function from the request to the boxed future of its
+/// response, so an endpoint that answers with a future it already has (a handler's) adds no
+/// box of its own.
 trait Endpoint: Send + Sync {
     fn call(&self, request: Request) -> FilterFuture;
 }
 
-impl<F, Fut> Endpoint for F
+impl<F> Endpoint for F
 where
-    F: Fn(Request) -> Fut + Send + Sync,
-    Fut: Future<Output = Response> + Send + 'static,
+    F: Fn(Request) -> FilterFuture + Send + Sync,
 {
     fn call(&self, request: Request) -> FilterFuture {
-        Box::pin(self(request))
+        self(request)
     }
 }
 
@@ -92,10 +111,9 @@ pub struct Chain {
 
 impl Chain {
     /// A chain of no filters that ends in `endpoint`.
-    pub fn new<F, Fut>(endpoint: F) -> Self
+    pub fn new<F>(endpoint: F) -> Self
     where
-        F: Fn(Request) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
+        F: Fn(Request) -> FilterFuture + Send + Sync + 'static,
     {
         Self { links: Vec::new(), endpoint: Box::new(endpoint) }
     }
@@ -107,6 +125,17 @@ impl Chain {
         Fut: Future<Output = Response> + Send + 'static,
     {
         self.links.push(Box::new(filter));
+        self
+    }
+
+    /// Adds a step after (inside) the filters added so far: a filter with nothing to do once
+    /// the rest of the chain answers. It hands on [`Next::run`]'s future itself (or
+    /// [`respond`]s), so it costs no future of its own.
+    pub fn step<F>(mut self, step: F) -> Self
+    where
+        F: Fn(Request, Next) -> FilterFuture + Send + Sync + 'static,
+    {
+        self.links.push(Box::new(Step(step)));
         self
     }
 
@@ -191,10 +220,10 @@ mod tests {
         let chain = Arc::new(
             Chain::new(move |_request: Request| {
                 endpoint_seen.lock().unwrap().push("endpoint");
-                async { http::Response::new(full("done")) }
+                respond(http::Response::new(full("done")))
             })
             .filter(recording("first", &seen))
-            .filter(recording("second", &seen))
+            .step(recording("second", &seen))
             .filter(recording("third", &seen)),
         );
         for _ in 0..2 {
@@ -207,23 +236,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_filter_that_answers_stops_the_chain() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let endpoint_seen = Arc::clone(&seen);
-        let chain = Arc::new(
-            Chain::new(move |_request: Request| {
+    async fn a_filter_or_a_step_that_answers_stops_the_chain() {
+        for as_step in [false, true] {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let endpoint_seen = Arc::clone(&seen);
+            let chain = Chain::new(move |_request: Request| {
                 endpoint_seen.lock().unwrap().push("endpoint");
-                async { http::Response::new(empty()) }
+                respond(http::Response::new(empty()))
             })
-            .filter(recording("outer", &seen))
-            .filter(|_request: Request, _next: Next| async {
-                http::Response::builder().status(403).body(full("no")).unwrap()
-            })
-            .filter(recording("inner", &seen)),
-        );
-        let response = chain.start().run(request()).await;
-        assert_eq!(response.status(), 403);
-        assert_eq!(*seen.lock().unwrap(), ["outer"]);
+            .filter(recording("outer", &seen));
+            let refuse = |_request: Request, _next: Next| {
+                respond(http::Response::builder().status(413).body(full("too big")).unwrap())
+            };
+            let chain = if as_step { chain.step(refuse) } else { chain.filter(refuse) };
+            let chain = Arc::new(chain.step(recording("inner", &seen)));
+            let response = chain.start().run(request()).await;
+            assert_eq!(response.status(), 413, "as step: {as_step}");
+            assert_eq!(body_text(response).await, "too big");
+            assert_eq!(*seen.lock().unwrap(), ["outer"], "as step: {as_step}");
+        }
     }
 
     #[tokio::test]

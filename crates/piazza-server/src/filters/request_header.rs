@@ -30,9 +30,9 @@ use piazza_core::{ApiError, UserInfo};
 use piazza_tls::CertificateAuthority;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
-use super::Next;
 use super::authentication::{Authenticator, PeerCertificates};
-use crate::body::{Request, Response};
+use super::{FilterFuture, Next};
+use crate::body::Request;
 
 /// The default username header (`--requestheader-username-headers`).
 pub const DEFAULT_USERNAME_HEADER: &str = "X-Remote-User";
@@ -306,15 +306,15 @@ impl Authenticator for RequestHeaderAuthenticator {
     }
 }
 
-/// The filter function, placed right after authentication: removes `Authorization`, the
-/// standard front-proxy headers and the configured ones (`names`) from every authenticated
-/// request.
-pub async fn strip_credentials(names: Arc<RequestHeaderNames>, mut request: Request, next: Next) -> Response {
+/// The filter function, a step placed right after authentication: removes `Authorization`,
+/// the standard front-proxy headers and the configured ones (`names`) from every
+/// authenticated request.
+pub fn strip_credentials(names: &RequestHeaderNames, mut request: Request, next: Next) -> FilterFuture {
     let headers = request.headers_mut();
     headers.remove(AUTHORIZATION);
     clear_headers(RequestHeaderNames::standard(), headers);
-    clear_headers(&names, headers);
-    next.run(request).await
+    clear_headers(names, headers);
+    next.run(request)
 }
 
 #[cfg(test)]

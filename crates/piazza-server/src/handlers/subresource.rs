@@ -4,19 +4,19 @@
 
 use futures::StreamExt;
 use http::HeaderValue;
-use http::header::{CONTENT_TYPE, WARNING};
+use http::header::CONTENT_TYPE;
 use piazza_codec::{
     Format, Negotiated, Target, negotiate_request_format, negotiate_response, negotiate_response_format,
 };
 use piazza_core::request_info::RequestInfo;
 use piazza_core::{ApiError, UserInfo};
 use piazza_registry::subresource::{Subresource, SubresourceReply, find};
-use piazza_registry::{Encoded, PatchType, Query, RestContext, RestResource};
+use piazza_registry::{PatchType, Query, RestContext, RestResource};
 
 use crate::body::{Request, Response, streaming};
 use crate::filters::body_limit::{BodyLimit, DEFAULT_MAX_BODY_BYTES, read_body};
-use crate::handlers::resource::{not_found, warning_header};
-use crate::response::bytes_response;
+use crate::handlers::resource::not_found;
+use crate::response::encoded_response;
 use crate::shutdown::Shutdown;
 
 /// The subresource verbs a request may use: an object's GET, PUT, PATCH and POST.
@@ -38,7 +38,7 @@ pub async fn dispatch(
     resource: &dyn RestResource,
     info: &RequestInfo,
     shutdown: &Shutdown,
-    request: Request,
+    mut request: Request,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
     let sub = find(resource, &info.subresource).ok_or_else(not_found)?;
@@ -69,7 +69,7 @@ pub async fn dispatch(
         name: Some(info.name.clone()),
         format,
         target,
-        user: request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous),
+        user: request.extensions_mut().remove::<UserInfo>().unwrap_or_else(UserInfo::anonymous),
         query: Query::parse(request.uri().query())?,
     };
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -106,18 +106,6 @@ pub async fn dispatch(
         }
     };
     Ok(encoded_response(encoded))
-}
-
-/// An encoded answer as a response, with its `Warning` headers.
-fn encoded_response(encoded: Encoded) -> Response {
-    let mut response =
-        bytes_response(encoded.status, &encoded.target.content_type(encoded.format), encoded.body);
-    for warning in &encoded.warnings {
-        if let Ok(value) = HeaderValue::from_str(&warning_header(warning)) {
-            response.headers_mut().append(WARNING, value);
-        }
-    }
-    response
 }
 
 #[cfg(test)]

@@ -386,7 +386,7 @@ async fn the_filter_switches_user_and_clears_headers() {
         ("impersonate-extra-team", "a"),
         ("accept", "application/json"),
     ];
-    let response = impersonate_request(Arc::clone(&authorizers), request(&pairs, admin.clone()), next).await;
+    let response = impersonate_request(&authorizers, request(&pairs, admin.clone()), next).await;
     assert_eq!(response.status(), 200);
     let (user_seen, original, headers_seen) = seen.lock().unwrap().take().unwrap();
     assert_eq!(user_seen.name, "bob");
@@ -397,7 +397,7 @@ async fn the_filter_switches_user_and_clears_headers() {
 
     // No impersonation: the request passes untouched.
     let (next, seen) = recording_next();
-    let response = impersonate_request(Arc::clone(&authorizers), request(&[], admin.clone()), next).await;
+    let response = impersonate_request(&authorizers, request(&[], admin.clone()), next).await;
     assert_eq!(response.status(), 200);
     let (user_seen, original, _) = seen.lock().unwrap().take().unwrap();
     assert_eq!(user_seen, admin);
@@ -407,8 +407,7 @@ async fn the_filter_switches_user_and_clears_headers() {
     let (next, seen) = recording_next();
     let bob = user("bob", &[AUTHENTICATED_GROUP]);
     let response =
-        impersonate_request(Arc::clone(&authorizers), request(&[("impersonate-user", "admin")], bob), next)
-            .await;
+        impersonate_request(&authorizers, request(&[("impersonate-user", "admin")], bob), next).await;
     assert_eq!(response.status(), 403);
     assert!(seen.lock().unwrap().is_none());
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -420,7 +419,8 @@ async fn the_filter_switches_user_and_clears_headers() {
     // Groups without a user: 400, the rest of the chain never runs.
     let (next, seen) = recording_next();
     let response =
-        impersonate_request(authorizers, request(&[("impersonate-group", MASTERS_GROUP)], admin), next).await;
+        impersonate_request(&authorizers, request(&[("impersonate-group", MASTERS_GROUP)], admin), next)
+            .await;
     assert_eq!(response.status(), 400);
     assert!(seen.lock().unwrap().is_none());
 }

@@ -293,7 +293,7 @@ async fn credentials_are_stripped_before_the_rest_of_the_chain() {
         let record = Arc::clone(&record);
         async move {
             *record.lock().unwrap() = Some(request.headers().clone());
-            Ok::<_, Infallible>(Response::new(crate::body::empty()))
+            Ok::<_, Infallible>(crate::body::Response::new(crate::body::empty()))
         }
     });
     let custom =
@@ -310,7 +310,7 @@ async fn credentials_are_stripped_before_the_rest_of_the_chain() {
         .body(crate::body::request_body(""))
         .unwrap();
     request.headers_mut().append("x-custom-group", HeaderValue::from_static("g"));
-    let response = strip_credentials(custom, request, Next::new(BoxCloneSyncService::new(inner))).await;
+    let response = strip_credentials(&custom, request, Next::new(BoxCloneSyncService::new(inner))).await;
     assert_eq!(response.status(), 200);
     let left = seen.lock().unwrap().take().unwrap();
     let left: Vec<&str> = left.keys().map(HeaderName::as_str).collect();
