@@ -237,7 +237,14 @@ impl RequestInfoFactory {
         let non_resource =
             |path: String| Ok(RequestInfo { verb: method.to_lowercase(), path, ..RequestInfo::default() });
         let trimmed = path.trim_matches('/');
-        let all: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
+        let all: Vec<&str> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            // Sized up front: one allocation however many parts.
+            let mut all = Vec::with_capacity(trimmed.bytes().filter(|&b| b == b'/').count() + 1);
+            all.extend(trimmed.split('/'));
+            all
+        };
 
         // Non-resource unless the path is /{prefix}/[{group}/]{version}/{at least one part}.
         let grouped = match all.first() {

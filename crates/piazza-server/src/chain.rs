@@ -76,8 +76,8 @@ pub struct ChainConfig {
 /// Builds the chain around the router:
 /// audit ID → panic recovery → request info → timeout → authentication → credential stripping
 /// → audit (only with a policy) → impersonation → max-in-flight → authorization → body limit
-/// → router. Request info, credential stripping, impersonation (when the request asks for
-/// none) and the body limit are steps: all their work is done before the rest runs.
+/// → router. All but authentication, audit and authorization are steps: plain functions
+/// that start the rest of the chain themselves (see [`Chain::step`]).
 pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> HandlerChain {
     let factory = RequestInfoFactory::default();
     let ChainConfig {
@@ -93,10 +93,10 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
     // Shared, so a request clones a pointer rather than the list of authenticators.
     let authentication = Arc::new(authentication);
     let mut chain = Chain::new(move |request: Request| route(&state, request))
-        .filter(assign_audit_id)
-        .filter(recover_panics)
+        .step(assign_audit_id)
+        .step(recover_panics)
         .step(move |request: Request, next: Next| attach_request_info(&factory, request, next))
-        .filter(move |request: Request, next: Next| enforce_timeout(request_timeout, request, next))
+        .step(move |request: Request, next: Next| enforce_timeout(request_timeout, request, next))
         .filter(move |request: Request, next: Next| {
             authenticate_request(Arc::clone(&authentication), request, next)
         })
@@ -110,7 +110,7 @@ pub fn build_handler_chain(config: ChainConfig, state: Arc<RouterState>) -> Hand
         .step(move |request: Request, next: Next| {
             impersonate_request(&impersonation_authorizers, request, next)
         })
-        .filter(move |request: Request, next: Next| limit_in_flight(max_in_flight.clone(), request, next))
+        .step(move |request: Request, next: Next| limit_in_flight(&max_in_flight, request, next))
         .filter(move |request: Request, next: Next| {
             authorize_request(Arc::clone(&authorizers), request, next)
         })

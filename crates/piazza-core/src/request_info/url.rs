@@ -23,6 +23,11 @@ pub(super) fn unescape_path(raw: &str) -> Result<Vec<u8>, String> {
 /// Unescapes `s`; `plus_is_space` selects query-component mode. On a malformed escape,
 /// returns the offset of its `%`.
 fn unescape(s: &[u8], plus_is_space: bool) -> Result<Vec<u8>, usize> {
+    // Most paths hold nothing to unescape (`contains` on bytes is a memchr).
+    let needs_work = s.contains(&b'%') || (plus_is_space && s.contains(&b'+'));
+    if !needs_work {
+        return Ok(s.to_vec());
+    }
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -107,6 +112,14 @@ mod tests {
         assert_eq!(unescape_path("/x%a"), Err("%a".into()));
         assert_eq!(unescape_path("/x%"), Err("%".into()));
         assert_eq!(unescape_path("/x%4g1"), Err("%4g".into()));
+        assert_eq!(
+            unescape_path("/apis/g/v1/namespaces/n/pizzas/p").unwrap(),
+            b"/apis/g/v1/namespaces/n/pizzas/p"
+        );
+        assert_eq!(unescape_path("").unwrap(), b"");
+        assert_eq!(unescape_path("plain%41%42+").unwrap(), b"plainAB+");
+        assert_eq!(unescape(b"a+b%20c", true).unwrap(), b"a b c");
+        assert_eq!(unescape(b"ab+", true).unwrap(), b"ab ");
     }
 
     #[test]

@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::FutureExt;
 use http::HeaderValue;
 use http::header::USER_AGENT;
 use http_body::{Body, Frame, SizeHint};
@@ -48,8 +47,9 @@ use self::event::{
 pub use self::policy::{Level, Policy, PolicyError, RequestAuditConfig, Stage};
 pub use self::rotate::Rotation;
 pub use self::sink::{AuditSink, AuditSinks, DEFAULT_LOG_BUFFER_EVENTS, LogBackend};
-use super::Next;
 use super::max_in_flight::is_long_running;
+use super::panic::{panic_message, run_catching_panics};
+use super::{FilterFuture, Next};
 use crate::body::{BoxError, Request, RequestBody, Response, ResponseBody};
 
 /// The request and response header carrying the audit ID.
@@ -85,16 +85,23 @@ pub fn audit_id_for(headers: &http::HeaderMap) -> String {
         .map_or_else(new_audit_id, str::to_owned)
 }
 
-/// The outermost filter: attaches the [`AuditId`] and returns it in the `Audit-Id` header.
-pub async fn assign_audit_id(mut request: Request, next: Next) -> Response {
+/// The outermost filter, a step: attaches the [`AuditId`] and returns it in the `Audit-Id`
+/// header.
+pub fn assign_audit_id(mut request: Request, next: Next) -> FilterFuture {
     let id = audit_id_for(request.headers());
-    let value = HeaderValue::from_str(&id).ok();
+    let value = HeaderValue::from_str(&id).ok().map(|mut value| {
+        value.set_sensitive(true);
+        value
+    });
     request.extensions_mut().insert(AuditId(id));
-    let mut response = next.run(request).await;
-    if let Some(value) = value {
-        response.headers_mut().insert(AUDIT_ID_HEADER, value);
-    }
-    response
+    let rest = next.run(request);
+    Box::pin(async move {
+        let mut response = rest.await;
+        if let Some(value) = value {
+            response.headers_mut().insert(AUDIT_ID_HEADER, value);
+        }
+        response
+    })
 }
 
 #[derive(Debug, Default)]
@@ -326,14 +333,6 @@ impl Drop for Pending {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
-
 fn is_json(response: &Response) -> bool {
     response
         .headers()
@@ -404,7 +403,7 @@ pub async fn audit_request(audit: Option<Audit>, mut request: Request, next: Nex
     recorder.emit(Stage::RequestReceived, None, None);
 
     let mut pending = Pending(Some(recorder));
-    let outcome = std::panic::AssertUnwindSafe(next.run(request)).catch_unwind().await;
+    let outcome = run_catching_panics(next, request).await;
     let recorder = pending.take();
     let response = match outcome {
         Ok(response) => response,
@@ -435,7 +434,8 @@ pub async fn audit_request(audit: Option<Audit>, mut request: Request, next: Nex
 /// A fresh audit ID: a random (v4) UUID from the thread-local generator, which, unlike
 /// `Uuid::new_v4`, costs no `getrandom` system call per request.
 fn new_audit_id() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use piazza_core::user::MASTERS_GROUP;
 use piazza_core::{ApiError, UserInfo};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Next;
-use crate::body::{Request, Response, ResponseBody};
+use super::{FilterFuture, Next, respond};
+use crate::body::{Request, ResponseBody};
 use crate::handlers::metrics::MetricsSource;
 use crate::response::error_response;
 
@@ -217,20 +217,25 @@ impl Body for HoldSlot {
     }
 }
 
-/// The filter function.
-pub async fn limit_in_flight(limits: MaxInFlight, request: Request, next: Next) -> Response {
-    // The chain attaches a RequestInfo before this filter; were it missing, the request is
-    // judged by its method alone (as a non-resource request), never let through unlimited.
-    let info = super::request_info_or_fallback(&request);
-    let info = info.as_ref();
-    match limits.admit(info, request.extensions().get::<UserInfo>()) {
-        Admission::Exempt => next.run(request).await,
+/// The filter function, a step.
+pub fn limit_in_flight(limits: &MaxInFlight, request: Request, next: Next) -> FilterFuture {
+    let admission = {
+        // The chain attaches a RequestInfo before this filter; were it missing, the request
+        // is judged by its method alone (as a non-resource request), never let through
+        // unlimited.
+        let info = super::request_info_or_fallback(&request);
+        limits.admit(info.as_ref(), request.extensions().get::<UserInfo>())
+    };
+    match admission {
+        Admission::Exempt => next.run(request),
         Admission::Admitted(slot) => {
-            next.run(request).await.map(|inner| HoldSlot { inner, _slot: slot }.boxed_unsync())
+            // The slot is held until the response body ends.
+            let rest = next.run(request);
+            Box::pin(async move { rest.await.map(|inner| HoldSlot { inner, _slot: slot }.boxed_unsync()) })
         }
         Admission::Rejected(kind) => {
             tracing::debug!(kind = kind.label(), "max-in-flight: too many requests");
-            error_response(&ApiError::too_many_requests(RETRY_AFTER_SECONDS), Format::Json)
+            respond(error_response(&ApiError::too_many_requests(RETRY_AFTER_SECONDS), Format::Json))
         }
     }
 }

@@ -66,8 +66,8 @@ where
     }
 }
 
-/// A filter that finishes its work before the rest of the chain runs: it returns the rest's
-/// future (or an answer of its own) instead of wrapping it, so it costs no boxed future.
+/// A filter written as a plain function that returns the future of the answer itself: the
+/// rest's ([`Next::run`]), a small future of its own around it, or an answer of its own.
 struct Step<F>(F);
 
 impl<F> Link for Step<F>
@@ -128,9 +128,11 @@ impl Chain {
         self
     }
 
-    /// Adds a step after (inside) the filters added so far: a filter with nothing to do once
-    /// the rest of the chain answers. It hands on [`Next::run`]'s future itself (or
-    /// [`respond`]s), so it costs no future of its own.
+    /// Adds a step after (inside) the filters added so far: a filter written as a plain
+    /// function returning the future of the answer. It decides and does its request-side work
+    /// at once, then hands on [`Next::run`]'s future as it is, wraps it in a future holding only
+    /// what it needs afterwards, or [`respond`]s. An `async fn` filter ([`Chain::filter`])
+    /// instead costs a boxed future that holds the whole request.
     pub fn step<F>(mut self, step: F) -> Self
     where
         F: Fn(Request, Next) -> FilterFuture + Send + Sync + 'static,

@@ -1,27 +1,56 @@
 //! Panic recovery: a panic anywhere below becomes a 500 `metav1.Status`, and the
 //! connection survives.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
 use futures::FutureExt;
 use piazza_codec::Format;
 use piazza_core::ApiError;
 
-use super::Next;
+use super::{FilterFuture, Next};
 use crate::body::{Request, Response};
 use crate::response::error_response;
 
-/// The filter function.
-pub async fn recover_panics(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    match std::panic::AssertUnwindSafe(next.run(request)).catch_unwind().await {
-        Ok(response) => response,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            tracing::error!(%path, %message, "handler panicked");
-            error_response(&ApiError::internal("an unexpected panic occurred"), Format::Json)
+/// The filter function, a step. A panic while the rest of the chain starts (steps and the
+/// resource handler do their checks before their first poll) or while its future runs
+/// becomes a 500.
+pub fn recover_panics(request: Request, next: Next) -> FilterFuture {
+    // Only read if something panics; cloning a URI shares its bytes.
+    let uri = request.uri().clone();
+    let rest = run_catching_panics(next, request);
+    Box::pin(async move {
+        match rest.await {
+            Ok(response) => response,
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                tracing::error!(path = %uri.path(), %message, "handler panicked");
+                error_response(&ApiError::internal("an unexpected panic occurred"), Format::Json)
+            }
+        }
+    })
+}
+
+/// Runs the rest of the chain, catching a panic both while it starts and while its future
+/// runs.
+pub fn run_catching_panics(
+    next: Next,
+    request: Request,
+) -> impl Future<Output = std::thread::Result<Response>> + Send + 'static {
+    let started = std::panic::catch_unwind(AssertUnwindSafe(|| next.run(request)));
+    async move {
+        match started {
+            Ok(rest) => AssertUnwindSafe(rest).catch_unwind().await,
+            Err(panic) => Err(panic),
         }
     }
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }

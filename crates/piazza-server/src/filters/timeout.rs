@@ -7,8 +7,8 @@ use piazza_codec::Format;
 use piazza_core::ApiError;
 use piazza_core::request_info::RequestInfo;
 
-use super::Next;
-use crate::body::{Request, Response};
+use super::{FilterFuture, Next, respond};
+use crate::body::Request;
 use crate::response::error_response;
 
 /// The default request timeout, as upstream (`--request-timeout`).
@@ -49,24 +49,27 @@ pub fn requested_timeout(query: Option<&str>, limit: Duration) -> Result<Duratio
     }
 }
 
-/// The filter function; `limit` is the timeout.
-pub async fn enforce_timeout(limit: Duration, request: Request, next: Next) -> Response {
+/// The filter function, a step; `limit` is the timeout.
+pub fn enforce_timeout(limit: Duration, request: Request, next: Next) -> FilterFuture {
     if is_long_running(request.extensions().get::<RequestInfo>()) {
-        return next.run(request).await;
+        return next.run(request);
     }
     let limit = match requested_timeout(request.uri().query(), limit) {
         Ok(limit) => limit,
-        Err(err) => return error_response(&err, Format::Json),
+        Err(err) => return respond(error_response(&err, Format::Json)),
     };
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => error_response(
-            &ApiError::timeout(
-                "request did not complete within requested timeout - context deadline exceeded",
+    let rest = next.run(request);
+    Box::pin(async move {
+        match tokio::time::timeout(limit, rest).await {
+            Ok(response) => response,
+            Err(_) => error_response(
+                &ApiError::timeout(
+                    "request did not complete within requested timeout - context deadline exceeded",
+                ),
+                Format::Json,
             ),
-            Format::Json,
-        ),
-    }
+        }
+    })
 }
 
 /// Parses a duration as Go's `time.ParseDuration` writes and reads them (`60s`, `1m0s`,

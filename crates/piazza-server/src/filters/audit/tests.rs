@@ -1,6 +1,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use futures::FutureExt;
 use piazza_core::request_info::RequestInfoFactory;
 use tower::util::BoxCloneSyncService;
 
@@ -546,31 +547,70 @@ async fn cancelled_requests_still_complete_in_the_log() {
     assert_eq!((status["code"].as_u64(), status["reason"].as_str()), (Some(504), Some("Timeout")));
 }
 
-#[tokio::test]
-async fn panics_are_audited_and_propagate() {
-    let (audit, events) = recording(&policy_at("Metadata"));
-    let inner = tower::service_fn(|_request: Request| async move {
+/// The rest of a chain that panics: in its future's poll, or (`at_start`) while it starts,
+/// as a step or the resource handler could.
+fn panicking(at_start: bool) -> Next {
+    if at_start {
+        return Arc::new(crate::filters::Chain::new(|_request: Request| -> crate::filters::FilterFuture {
+            panic!("boom")
+        }))
+        .start();
+    }
+    Next::new(BoxCloneSyncService::new(tower::service_fn(|_request: Request| async move {
         if true {
             panic!("boom");
         }
         Ok::<_, Infallible>(Response::new(crate::body::empty()))
-    });
-    let next = Next::new(BoxCloneSyncService::new(inner));
-    let outcome = std::panic::AssertUnwindSafe(audit_request(audit, request("GET", PIZZAS, ""), next))
-        .catch_unwind()
-        .await;
-    assert!(outcome.is_err(), "the panic reaches panic recovery");
-    let events = events.lock().unwrap();
-    assert_eq!(
-        events.iter().map(|e| e.stage).collect::<Vec<_>>(),
-        vec![Stage::RequestReceived, Stage::Panic]
-    );
-    assert_eq!(
-        events[1].response_status,
-        Some(
-            json!({"metadata": {}, "status": "Failure", "message": "APIServer panic'd: boom", "reason": "InternalError", "code": 500})
-        )
-    );
+    })))
+}
+
+#[tokio::test]
+async fn panics_are_audited_and_propagate() {
+    for at_start in [false, true] {
+        let (audit, events) = recording(&policy_at("Metadata"));
+        let next = panicking(at_start);
+        let outcome = std::panic::AssertUnwindSafe(audit_request(audit, request("GET", PIZZAS, ""), next))
+            .catch_unwind()
+            .await;
+        assert!(outcome.is_err(), "the panic reaches panic recovery (at start: {at_start})");
+        let events = events.lock().unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.stage).collect::<Vec<_>>(),
+            vec![Stage::RequestReceived, Stage::Panic],
+            "at start: {at_start}"
+        );
+        assert_eq!(
+            events[1].response_status,
+            Some(
+                json!({"metadata": {}, "status": "Failure", "message": "APIServer panic'd: boom", "reason": "InternalError", "code": 500})
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn panic_recovery_answers_500_and_audit_id_survives() {
+    for at_start in [false, true] {
+        let chain = Arc::new(
+            crate::filters::Chain::new(move |_request: Request| -> crate::filters::FilterFuture {
+                if at_start {
+                    panic!("boom");
+                }
+                Box::pin(async { panic!("boom") })
+            })
+            .step(assign_audit_id)
+            .step(crate::filters::panic::recover_panics),
+        );
+        let response = chain.start().run(request("GET", PIZZAS, "")).await;
+        assert_eq!(response.status(), 500, "at start: {at_start}");
+        assert!(response.headers().contains_key(AUDIT_ID_HEADER));
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let status: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status["kind"].as_str(), status["reason"].as_str()),
+            (Some("Status"), Some("InternalError"))
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, watch};
 use tower::util::BoxCloneSyncService;
 
 use super::*;
+use crate::body::Response;
 
 fn info(method: &str, target: &str) -> RequestInfo {
     RequestInfoFactory::default().parse_path_and_query(method, target).unwrap()
@@ -110,11 +111,7 @@ async fn the_request_over_the_limit_gets_429_at_once() {
     let mut inner = Blocking::new();
     let mut running = Vec::new();
     for _ in 0..2 {
-        running.push(tokio::spawn(limit_in_flight(
-            limits.clone(),
-            request("GET", PIZZAS, None),
-            inner.next(),
-        )));
+        running.push(tokio::spawn(limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next())));
     }
     inner.wait_entered(2).await;
     assert_eq!(limits.in_flight(RequestKind::ReadOnly), 2);
@@ -122,7 +119,7 @@ async fn the_request_over_the_limit_gets_429_at_once() {
     // The third read is refused without waiting.
     let response = tokio::time::timeout(
         Duration::from_secs(1),
-        limit_in_flight(limits.clone(), request("GET", PIZZAS, Some(user(&["devs"]))), inner.next()),
+        limit_in_flight(&limits, request("GET", PIZZAS, Some(user(&["devs"]))), inner.next()),
     )
     .await
     .expect("a full pool answers at once");
@@ -139,15 +136,15 @@ async fn the_request_over_the_limit_gets_429_at_once() {
     assert_eq!(limits.dropped(RequestKind::Mutating), 0);
 
     // The mutating pool is separate: one write still fits, the second does not.
-    let write = tokio::spawn(limit_in_flight(limits.clone(), request("POST", PIZZAS, None), inner.next()));
+    let write = tokio::spawn(limit_in_flight(&limits, request("POST", PIZZAS, None), inner.next()));
     inner.wait_entered(1).await;
-    let refused = limit_in_flight(limits.clone(), request("DELETE", PIZZAS, None), inner.next()).await;
+    let refused = limit_in_flight(&limits, request("DELETE", PIZZAS, None), inner.next()).await;
     assert_eq!(refused.status(), 429);
     assert_eq!(limits.dropped(RequestKind::Mutating), 1);
 
     // A watch is long-running and exempt, even with both pools full.
     let watch = tokio::spawn(limit_in_flight(
-        limits.clone(),
+        &limits,
         request("GET", &format!("{PIZZAS}?watch=true"), None),
         inner.next(),
     ));
@@ -163,7 +160,7 @@ async fn the_request_over_the_limit_gets_429_at_once() {
     assert_eq!(limits.in_flight(RequestKind::Mutating), 0);
 
     // Slots come back: a new read is served.
-    let response = limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next()).await;
+    let response = limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next()).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -171,10 +168,10 @@ async fn the_request_over_the_limit_gets_429_at_once() {
 async fn masters_are_served_when_the_pool_is_full() {
     let limits = MaxInFlight::new(1, 1);
     let mut inner = Blocking::new();
-    let first = tokio::spawn(limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next()));
+    let first = tokio::spawn(limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next()));
     inner.wait_entered(1).await;
     let admin = tokio::spawn(limit_in_flight(
-        limits.clone(),
+        &limits,
         request("GET", PIZZAS, Some(user(&[MASTERS_GROUP, "system:authenticated"]))),
         inner.next(),
     ));
@@ -192,7 +189,7 @@ async fn zero_disables_a_pool() {
     let limits = MaxInFlight::new(0, 1);
     let mut inner = Blocking::new();
     let reads: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next())))
+        .map(|_| tokio::spawn(limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next())))
         .collect();
     inner.wait_entered(5).await;
     assert_eq!(limits.in_flight(RequestKind::ReadOnly), 0);
@@ -209,15 +206,15 @@ async fn the_slot_is_held_until_the_body_is_sent() {
     let limits = MaxInFlight::new(1, 1);
     let inner = Blocking::new();
     inner.release_all();
-    let response = limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next()).await;
+    let response = limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next()).await;
     assert_eq!(limits.in_flight(RequestKind::ReadOnly), 1, "body not sent yet");
-    let refused = limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next()).await;
+    let refused = limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next()).await;
     assert_eq!(refused.status(), 429);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "done");
     assert_eq!(limits.in_flight(RequestKind::ReadOnly), 0);
     // Dropping an unsent body frees the slot too.
-    let response = limit_in_flight(limits.clone(), request("GET", PIZZAS, None), inner.next()).await;
+    let response = limit_in_flight(&limits, request("GET", PIZZAS, None), inner.next()).await;
     drop(response);
     assert_eq!(limits.in_flight(RequestKind::ReadOnly), 0);
 }
@@ -229,7 +226,7 @@ async fn missing_request_info_is_judged_by_method() {
     let held = limits.admit(&info("POST", "/x"), None);
     assert!(matches!(held, Admission::Admitted(_)));
     let bare = http::Request::builder().method("POST").uri("/x").body(crate::body::request_body("")).unwrap();
-    assert_eq!(limit_in_flight(limits.clone(), bare, inner.next()).await.status(), 429);
+    assert_eq!(limit_in_flight(&limits, bare, inner.next()).await.status(), 429);
 }
 
 #[test]
