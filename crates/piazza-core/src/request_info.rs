@@ -213,9 +213,14 @@ impl RequestInfoFactory {
         if url::has_control_byte(path) || query.is_some_and(url::has_control_byte) {
             return Err(RequestInfoError::ControlCharacter);
         }
-        let decoded =
-            url::unescape_path(path).map_err(|escape| RequestInfoError::InvalidPercentEncoding { escape })?;
-        let decoded = String::from_utf8(decoded).map_err(|_| RequestInfoError::NonUtf8Path)?;
+        let decoded = if path.contains('%') {
+            let decoded = url::unescape_path(path)
+                .map_err(|escape| RequestInfoError::InvalidPercentEncoding { escape })?;
+            String::from_utf8(decoded).map_err(|_| RequestInfoError::NonUtf8Path)?
+        } else {
+            // Nothing to unescape, and already UTF-8.
+            path.to_owned()
+        };
         self.parse_decoded(method, decoded, query.unwrap_or(""))
     }
 
