@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::HeaderValue;
 use http::header::USER_AGENT;
+use http::{HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use piazza_core::UserInfo;
@@ -52,8 +52,9 @@ use super::panic::{panic_message, run_catching_panics};
 use super::{FilterFuture, Next};
 use crate::body::{BoxError, Request, RequestBody, Response, ResponseBody};
 
-/// The request and response header carrying the audit ID.
-pub const AUDIT_ID_HEADER: &str = "audit-id";
+/// The request and response header carrying the audit ID (a constant name: inserting by
+/// `&str` would parse and allocate the name on every response).
+pub const AUDIT_ID_HEADER: HeaderName = HeaderName::from_static("audit-id");
 /// The longest client-supplied audit ID accepted.
 pub const MAX_AUDIT_ID_LENGTH: usize = 128;
 /// The most bytes of a request or response body recorded.

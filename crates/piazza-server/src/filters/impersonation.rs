@@ -39,12 +39,13 @@ use super::{FilterFuture, Next, respond};
 use crate::body::{Request, Response};
 use crate::response::error_response;
 
+// Header names as constants: a lookup by `&str` parses the name first, on every request.
 /// `Impersonate-User`.
-pub const IMPERSONATE_USER_HEADER: &str = "impersonate-user";
+pub const IMPERSONATE_USER_HEADER: HeaderName = HeaderName::from_static("impersonate-user");
 /// `Impersonate-Group`.
-pub const IMPERSONATE_GROUP_HEADER: &str = "impersonate-group";
+pub const IMPERSONATE_GROUP_HEADER: HeaderName = HeaderName::from_static("impersonate-group");
 /// `Impersonate-Uid`.
-pub const IMPERSONATE_UID_HEADER: &str = "impersonate-uid";
+pub const IMPERSONATE_UID_HEADER: HeaderName = HeaderName::from_static("impersonate-uid");
 /// The prefix of `Impersonate-Extra-<key>`.
 pub const IMPERSONATE_EXTRA_PREFIX: &str = "impersonate-extra-";
 
@@ -140,12 +141,12 @@ pub fn split_service_account(user: &str) -> Option<(&str, &str)> {
     (namespace_ok && !name.contains(':') && is_dns1123_subdomain(name)).then_some((namespace, name))
 }
 
-fn bad_header(name: &str) -> ApiError {
-    ApiError::bad_request(format!("invalid impersonation header {name:?}: the value is not UTF-8"))
+fn bad_header(name: &HeaderName) -> ApiError {
+    ApiError::bad_request(format!("invalid impersonation header {:?}: the value is not UTF-8", name.as_str()))
 }
 
 /// Every value of `name`, as text; a value that is not UTF-8 is a 400.
-fn values<'h>(headers: &'h HeaderMap, name: &str) -> Result<Vec<&'h str>, ApiError> {
+fn values<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Vec<&'h str>, ApiError> {
     headers
         .get_all(name)
         .iter()
@@ -159,7 +160,7 @@ fn values<'h>(headers: &'h HeaderMap, name: &str) -> Result<Vec<&'h str>, ApiErr
 pub fn requested_targets(headers: &HeaderMap) -> Result<Vec<Target>, ApiError> {
     let mut targets = Vec::new();
     // As Go's `Header.Get`: the first value counts.
-    let user = values(headers, IMPERSONATE_USER_HEADER)?.first().copied().unwrap_or_default();
+    let user = values(headers, &IMPERSONATE_USER_HEADER)?.first().copied().unwrap_or_default();
     let has_user = !user.is_empty();
     if has_user {
         targets.push(match split_service_account(user) {
@@ -169,7 +170,7 @@ pub fn requested_targets(headers: &HeaderMap) -> Result<Vec<Target>, ApiError> {
             None => Target::User(user.to_owned()),
         });
     }
-    for group in values(headers, IMPERSONATE_GROUP_HEADER)? {
+    for group in values(headers, &IMPERSONATE_GROUP_HEADER)? {
         targets.push(Target::Group(group.to_owned()));
     }
     let mut extra_headers: Vec<&HeaderName> =
@@ -177,11 +178,11 @@ pub fn requested_targets(headers: &HeaderMap) -> Result<Vec<Target>, ApiError> {
     extra_headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     for header in extra_headers {
         let key = unescape_extra_key(&header.as_str()[IMPERSONATE_EXTRA_PREFIX.len()..]);
-        for value in values(headers, header.as_str())? {
+        for value in values(headers, header)? {
             targets.push(Target::Extra { key: key.clone(), value: value.to_owned() });
         }
     }
-    let uid = values(headers, IMPERSONATE_UID_HEADER)?.first().copied().unwrap_or_default();
+    let uid = values(headers, &IMPERSONATE_UID_HEADER)?.first().copied().unwrap_or_default();
     if !uid.is_empty() {
         targets.push(Target::Uid(uid.to_owned()));
     }
