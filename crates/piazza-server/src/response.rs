@@ -25,12 +25,7 @@ pub fn error_response(err: &ApiError, format: Format) -> Response {
 
 /// Builds a response with a body of the given media type.
 pub fn bytes_response(status: u16, content_type: &str, body: impl Into<bytes::Bytes>) -> Response {
-    let mut response = Response::new(full(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(CONTENT_TYPE, value);
-    }
-    response
+    typed_response(status, HeaderValue::from_str(content_type).ok(), body)
 }
 
 /// An encoded object (or view) as a response: its status, its media type and a `Warning`
@@ -41,17 +36,21 @@ pub fn encoded_response(encoded: Encoded) -> Response {
         Target::Object => Some(HeaderValue::from_static(encoded.format.content_type())),
         view => HeaderValue::from_str(&view.content_type(encoded.format)).ok(),
     };
-    let mut response = Response::new(full(encoded.body));
-    *response.status_mut() =
-        StatusCode::from_u16(encoded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    if let Some(content_type) = content_type {
-        headers.insert(CONTENT_TYPE, content_type);
-    }
+    let mut response = typed_response(encoded.status, content_type, encoded.body);
     for warning in &encoded.warnings {
         if let Ok(value) = HeaderValue::from_str(&warning_header(warning)) {
-            headers.append(WARNING, value);
+            response.headers_mut().append(WARNING, value);
         }
+    }
+    response
+}
+
+/// A response with a status (500 if not a valid code), a body and its `Content-Type`.
+fn typed_response(status: u16, content_type: Option<HeaderValue>, body: impl Into<bytes::Bytes>) -> Response {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(CONTENT_TYPE, content_type);
     }
     response
 }

@@ -91,6 +91,7 @@ pub fn audit_id_for(headers: &http::HeaderMap) -> String {
 pub fn assign_audit_id(mut request: Request, next: Next) -> FilterFuture {
     let id = audit_id_for(request.headers());
     let value = HeaderValue::from_str(&id).ok().map(|mut value| {
+        // Unique per response: HPACK indexing it would only evict reusable entries.
         value.set_sensitive(true);
         value
     });
