@@ -63,9 +63,11 @@ mod read;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transport;
 mod watch;
 mod write;
 
 pub use options::EtcdOptions;
 pub use progress::ProgressNotify;
 pub use store::EtcdStore;
+pub use transport::connect_client;

@@ -7,6 +7,12 @@ use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 use piazza_storage::StorageError;
 
 use crate::progress::ProgressNotify;
+use crate::transport::KeepAlive;
+
+/// How connections to etcd are kept alive: a ping every 30 s, dropped after 10 s unanswered
+/// (as kube-apiserver's etcd client: `keepaliveTime` 30 s, `keepaliveTimeout` 10 s).
+pub(crate) const KEEP_ALIVE: KeepAlive =
+    KeepAlive { interval: Duration::from_secs(30), timeout: Duration::from_secs(10) };
 
 /// Settings of an [`EtcdStore`](crate::EtcdStore), the flags of kube-apiserver's
 /// `--etcd-*` family.
@@ -84,7 +90,7 @@ impl EtcdOptions {
         }
         let mut options = ConnectOptions::new()
             .with_connect_timeout(self.request_timeout)
-            .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10))
+            .with_keep_alive(KEEP_ALIVE.interval, KEEP_ALIVE.timeout)
             .with_require_leader(true);
         if let Some(tls) = self.tls_options()? {
             options = options.with_tls(tls);

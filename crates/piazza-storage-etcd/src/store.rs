@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use etcd_client::Client;
 use piazza_storage::{
     KeyValue, ListOptions, ListResult, ReadRevision, Revision, Storage, StorageError, WatchStream,
 };
@@ -13,6 +12,7 @@ use tokio::sync::watch as signal;
 use crate::client::Conn;
 use crate::error::EtcdError;
 use crate::options::EtcdOptions;
+use crate::transport::connect_client;
 use crate::{compaction, read, watch, write};
 
 /// The etcd v3 storage backend. See the [crate docs](crate).
@@ -54,7 +54,7 @@ impl EtcdStore {
     pub async fn connect(options: EtcdOptions) -> Result<Arc<EtcdStore>, StorageError> {
         let connect_options = options.connect_options()?;
         let context = || format!("connecting to etcd at {:?}", options.endpoints);
-        let connecting = Client::connect(&options.endpoints, Some(connect_options));
+        let connecting = connect_client(&options.endpoints, options.request_timeout, connect_options);
         let client = match tokio::time::timeout(options.request_timeout, connecting).await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => return Err(StorageError::internal(context(), e)),

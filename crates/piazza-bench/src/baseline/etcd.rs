@@ -1,5 +1,6 @@
 //! The etcd limit: raw put-if-absent transactions (`create_revision == 0` → put), the write a
-//! Kubernetes CREATE makes, through etcd-client at the same concurrency.
+//! Kubernetes CREATE makes, through etcd-client at the same concurrency and over the same
+//! transport as the etcd store ([`piazza_storage_etcd::connect_client`]).
 
 use std::time::Duration;
 
@@ -24,7 +25,8 @@ impl EtcdWorkload {
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
             .with_timeout(Duration::from_secs(30));
-        let client = Client::connect(endpoints, Some(options))
+        // The store's own transport, so that the limit pays the client costs the server pays.
+        let client = piazza_storage_etcd::connect_client(endpoints, Duration::from_secs(5), options)
             .await
             .map_err(|e| BenchError::Storage(format!("connecting to etcd {endpoints:?}: {e}")))?;
         Ok(EtcdWorkload { client, prefix: format!("/piazza-bench/{run}/"), value })
