@@ -69,6 +69,7 @@ pub fn resources_with(
         .version::<v1alpha1::Pizza>()
         .strategy(PizzaStatusStrategy)
         .table_columns(PizzaColumns)
+        .without_reaper() // `pizzas` reaps these keys
         .build()?;
     spawn_cost_controller(Arc::clone(&toppings), Arc::clone(&pizza_status));
     let menu_pizzas = selectable_pizza_fields(Store::<Pizza>::builder(Arc::clone(pizzas.storage())))
@@ -77,6 +78,7 @@ pub fn resources_with(
         .stored_as::<v1beta1::Pizza>()
         .decodes::<v1alpha1::Pizza>()
         .shares_storage_with(GROUP, "pizzas")
+        .without_reaper() // `pizzas` reaps these keys
         .strategy(PizzaStrategy)
         .table_columns(PizzaColumns)
         .admission(PizzaToppings::new(Arc::clone(&toppings)))

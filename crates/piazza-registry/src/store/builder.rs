@@ -79,6 +79,7 @@ pub struct StoreBuilder<H> {
     key_prefix: String,
     storage_media_type: Option<Format>,
     bookmark_interval: std::time::Duration,
+    runs_reaper: bool,
     table: Arc<dyn crate::table::TableColumns<H>>,
     selectable: crate::selectable::SelectableFields<H>,
     error: Option<BuildError>,
@@ -99,6 +100,7 @@ impl<H: Object> StoreBuilder<H> {
             key_prefix: "/registry".to_owned(),
             storage_media_type: None,
             bookmark_interval: super::BOOKMARK_INTERVAL,
+            runs_reaper: true,
             table: Arc::new(()),
             selectable: Default::default(),
             error: None,
@@ -236,6 +238,17 @@ impl<H: Object> StoreBuilder<H> {
         self
     }
 
+    /// Runs no graceful-deletion reaper for this store, because another store over the same
+    /// keys runs one: the main resource of a status store, or the store this one
+    /// [`shares_storage_with`](Self::shares_storage_with). A reaper watches every object under
+    /// its keys and finishes any deletion that falls due, whichever store marked it, so one
+    /// per key space is enough; each more one decodes every write again and races the first
+    /// to the same deletes.
+    pub fn without_reaper(mut self) -> Self {
+        self.runs_reaper = false;
+        self
+    }
+
     /// Sets the storage key prefix (default `/registry`).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
@@ -311,6 +324,7 @@ impl<H: Object> StoreBuilder<H> {
             admission: self.admission,
             keys,
             bookmark_interval: self.bookmark_interval,
+            runs_reaper: self.runs_reaper,
             table: self.table,
             selectable: Arc::new(self.selectable),
             watch_caches: Arc::default(),

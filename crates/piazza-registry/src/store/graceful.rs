@@ -26,7 +26,9 @@
 //!
 //! # The reaper
 //!
-//! Every store of a graceful kind runs one background task. It lists the objects that carry
+//! Every store of a graceful kind runs one background task, unless it was built
+//! [`without_reaper`](crate::store::StoreBuilder::without_reaper) because another store over
+//! the same keys runs it (a status store, a second group sharing the storage). It lists the objects that carry
 //! a `deletionTimestamp`, then watches the kind from the list's revision, so it learns of
 //! deletions made before a restart and by other replicas sharing the storage. It sleeps
 //! until the earliest deadline, then finishes the deletion as a DELETE with
@@ -208,10 +210,10 @@ impl<H: Object> Store<H> {
         DeletePlan::Mark(marked)
     }
 
-    /// Starts this store's reaper if the kind deletes gracefully and a tokio runtime is
-    /// available; cheap when it already runs.
+    /// Starts this store's reaper if the kind deletes gracefully, the store runs one and a
+    /// tokio runtime is available; cheap when it already runs.
     pub(super) fn ensure_reaper(&self) {
-        if self.strategy.default_grace_period_seconds().is_some() {
+        if self.runs_reaper && self.strategy.default_grace_period_seconds().is_some() {
             self.graceful.start();
         }
     }
@@ -219,6 +221,9 @@ impl<H: Object> Store<H> {
     /// Tells the reaper about an object this store just marked for deletion, so it does
     /// not wait for the watch to deliver the change.
     pub(super) fn schedule_reap(&self, key: &str, object: &H) {
+        if !self.runs_reaper {
+            return; // the store that reaps these keys learns of it from its watch
+        }
         let meta = object.metadata();
         let has_finalizers = meta.finalizers.as_ref().is_some_and(|f| !f.is_empty());
         if let Some(deadline) =

@@ -62,6 +62,8 @@ pub struct Store<H> {
     watch_caches: Arc<WatchCaches<H>>,
     /// Removes gracefully deleted objects when their grace period ends.
     graceful: graceful::Reaper<H>,
+    /// Whether [`Store::graceful`] runs (see [`StoreBuilder::without_reaper`]).
+    runs_reaper: bool,
     /// The JSON of stored objects per served version, for reads.
     encoded: encoded_cache::EncodedCache,
 }

@@ -181,6 +181,29 @@ async fn a_grace_period_keeps_the_object_then_the_reaper_removes_it() {
 }
 
 #[tokio::test]
+async fn a_store_without_a_reaper_leaves_reaping_to_the_store_that_runs_one() {
+    let env = env();
+    let quiet = Store::<Widget>::builder(Arc::clone(&env.storage))
+        .storage_version::<Widget>()
+        .strategy(Rules { grace: Some(0), gc: GarbageCollectionPolicy::default() })
+        .without_reaper()
+        .build()
+        .unwrap();
+    create(&quiet, widget("w", &[])).await;
+    let marked = quiet.delete(Some(NS), "w", &grace(1), &user(), false).await.unwrap();
+    assert_eq!(marked.state, DeleteState::Deleting);
+    // Nothing reaps it: past its deadline it is still there.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let still = get(&quiet, "w").await.unwrap();
+    assert!(still.metadata.deletion_timestamp.is_some());
+    assert!(quiet.graceful.schedule.next().is_none(), "a store without a reaper schedules nothing");
+
+    // A store over the same keys that runs a reaper finds it when it starts, and removes it.
+    let reaping = graceful(&env.storage);
+    gone_within(&reaping, "w", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
 async fn a_second_delete_may_shorten_the_grace_period_but_not_lengthen_it() {
     let env = env();
     let store = graceful(&env.storage);
