@@ -51,10 +51,8 @@ impl PizzaToppings {
     /// Whether the topping exists: a cached read first, a consistent read to confirm a miss.
     async fn exists(&self, name: &str) -> Result<bool, ApiError> {
         for revision in LOOKUPS {
-            match self.toppings.get(None, name, revision).await {
-                Ok(_) => return Ok(true),
-                Err(e) if e.code == 404 => {}
-                Err(e) => return Err(e),
+            if self.toppings.exists(None, name, revision).await? {
+                return Ok(true);
             }
         }
         Ok(false)

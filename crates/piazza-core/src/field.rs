@@ -3,7 +3,7 @@
 //! A [`FieldError`] renders exactly as upstream's `field.Error` does:
 //! `spec.toppings[0].quantity: Invalid value: -1: must be greater than 0`.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// A path to a field inside an object, such as `spec.toppings[0].quantity`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,17 +17,32 @@ impl FieldPath {
 
     /// The path of a child field.
     pub fn child(&self, name: &str) -> Self {
-        if self.0.is_empty() { Self(name.to_owned()) } else { Self(format!("{}.{name}", self.0)) }
+        if self.0.is_empty() { Self(name.to_owned()) } else { self.joined(".", name, "") }
     }
 
     /// The path of a list element.
     pub fn index(&self, index: usize) -> Self {
-        Self(format!("{}[{index}]", self.0))
+        let mut path = String::with_capacity(self.0.len() + 6);
+        path.push_str(&self.0);
+        // Writing to a String cannot fail.
+        let _ = write!(path, "[{index}]");
+        Self(path)
     }
 
     /// The path of a map entry.
     pub fn key(&self, key: &str) -> Self {
-        Self(format!("{}[{key}]", self.0))
+        self.joined("[", key, "]")
+    }
+
+    /// This path followed by `open`, `part` and `close`, in one allocation (validation builds
+    /// paths for every field it checks, errors or not).
+    fn joined(&self, open: &str, part: &str, close: &str) -> Self {
+        let mut path = String::with_capacity(self.0.len() + open.len() + part.len() + close.len());
+        path.push_str(&self.0);
+        path.push_str(open);
+        path.push_str(part);
+        path.push_str(close);
+        Self(path)
     }
 
     /// The path as a string.

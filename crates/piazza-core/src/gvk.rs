@@ -19,7 +19,14 @@ impl GroupVersion {
 
     /// The `apiVersion` string: `group/version`, or just `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            return self.version.clone();
+        }
+        let mut api_version = String::with_capacity(self.group.len() + 1 + self.version.len());
+        api_version.push_str(&self.group);
+        api_version.push('/');
+        api_version.push_str(&self.version);
+        api_version
     }
 }
 

@@ -81,19 +81,32 @@ pub struct TypedVersion<V> {
     /// `{"apiVersion":"…","kind":"…"`, the start of every object this codec encodes as
     /// JSON; made on first use.
     stored_prefix: OnceLock<Vec<u8>>,
+    /// `V`'s apiVersion and kind; made on first use (encoding and decoding check or write
+    /// them on every request, so they are not formatted each time).
+    type_meta: OnceLock<TypeMeta>,
     _version: PhantomData<fn() -> V>,
 }
 
 impl<V> TypedVersion<V> {
     /// The codec for `V`.
     pub fn new() -> Self {
-        Self { stored_prefix: OnceLock::new(), _version: PhantomData }
+        Self { stored_prefix: OnceLock::new(), type_meta: OnceLock::new(), _version: PhantomData }
     }
 }
 
 impl<V> Default for TypedVersion<V> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<V: Resource> TypedVersion<V> {
+    /// `V`'s apiVersion and kind, borrowed.
+    fn meta(&self) -> &TypeMeta {
+        self.type_meta.get_or_init(|| TypeMeta {
+            api_version: V::group_version().api_version(),
+            kind: V::KIND.to_owned(),
+        })
     }
 }
 
@@ -122,7 +135,7 @@ where
     }
 
     fn type_meta(&self) -> TypeMeta {
-        TypeMeta { api_version: V::group_version().api_version(), kind: V::KIND.to_owned() }
+        self.meta().clone()
     }
 
     fn is_api_version(&self, api_version: &str) -> bool {
@@ -150,7 +163,7 @@ where
             (Format::Protobuf, None) => return Err(ApiError::unsupported_media_type(&[JSON, YAML])),
             _ => decode_validated(body, format, validation)?,
         };
-        let expected = self.type_meta();
+        let expected = self.meta();
         if !type_meta.api_version.is_empty() && type_meta.api_version != expected.api_version {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({}) does not match the expected API version ({})",
@@ -174,10 +187,10 @@ where
 
     fn encode_owned(&self, object: H, format: Format) -> Result<Vec<u8>, ApiError> {
         if format == Format::Protobuf {
-            return Ok(encode_raw(&self.encode_message(object)?, &self.type_meta()));
+            return Ok(encode_raw(&self.encode_message(object)?, self.meta()));
         }
         let value = V::try_from(object).map_err(conversion_error)?;
-        encode_object(&value, &self.type_meta(), format)
+        encode_object(&value, self.meta(), format)
     }
 
     fn protobuf(&self) -> bool {
@@ -205,7 +218,7 @@ where
         *value.metadata_mut() = metadata;
         let mut buf = Vec::with_capacity(64);
         (hooks.encode)(&value, &mut buf);
-        Ok(encode_raw(&buf, &self.type_meta()))
+        Ok(encode_raw(&buf, self.meta()))
     }
 
     fn json_prefix(&self) -> &[u8] {

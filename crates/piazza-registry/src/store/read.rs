@@ -38,6 +38,21 @@ impl<H: Object> Store<H> {
         self.decode_stored(&kv)
     }
 
+    /// Whether the object exists, without decoding it (an admission plugin checking a
+    /// reference needs no more). Errors other than NotFound are returned.
+    pub async fn exists(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        revision: ReadRevision,
+    ) -> Result<bool, ApiError> {
+        match self.get_stored(namespace, name, revision).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code == 404 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Gets one object as stored, not decoded.
     pub(crate) async fn get_stored(
         &self,

@@ -642,6 +642,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn exists_reads_at_the_revision_asked_and_reports_other_errors() {
+        let env = env();
+        assert!(!env.store.exists(Some("default"), "g", CACHED).await.unwrap());
+        create(&env).await;
+        // The cache has not seen it yet; the latest state has.
+        assert!(!env.store.exists(Some("default"), "g", CACHED).await.unwrap());
+        assert!(env.store.exists(Some("default"), "g", ReadRevision::Latest).await.unwrap());
+        env.lagging.freeze(KEY).await;
+        assert!(env.store.exists(Some("default"), "g", CACHED).await.unwrap());
+        let err =
+            env.store.exists(Some("default"), "g", ReadRevision::NotOlderThan(1 << 40)).await.unwrap_err();
+        assert_eq!(err.code, 504, "a revision from the future is an error, not a missing object: {err:?}");
+    }
+
+    #[tokio::test]
     async fn a_fresh_cache_costs_no_consistent_read() {
         let env = env();
         let created = create(&env).await;
