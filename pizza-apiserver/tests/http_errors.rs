@@ -461,3 +461,46 @@ async fn an_unsupported_dry_run_value_is_422_naming_the_options_kind() {
     assert!(deleted["message"].as_str().unwrap().starts_with(r#"DeleteOptions.meta.k8s.io "" is invalid"#));
     admin.get(&pizza("dry", "p")).await.expect(200);
 }
+
+#[tokio::test]
+async fn type_metadata_that_does_not_match_the_endpoint_is_a_400_and_creates_nothing() {
+    let (_server, admin) = start_with_toppings().await;
+    let path = pizzas("default");
+    let body = |api_version: serde_json::Value, kind: serde_json::Value| {
+        json!({
+            "apiVersion": api_version, "kind": kind,
+            "metadata": { "name": "typed" },
+            "spec": { "toppings": [{ "name": "tomato", "quantity": 1 }] },
+        })
+    };
+    let cases = [
+        (
+            body(json!(format!("{GROUP}/v1alpha1")), json!("Pizza")),
+            format!(
+                "the API version in the data ({GROUP}/v1alpha1) does not match the expected API version ({GROUP}/v1beta1)"
+            ),
+        ),
+        (
+            body(json!(format!("{GROUP}/v1beta1")), json!("Topping")),
+            "the kind in the data (Topping) does not match the expected kind (Pizza)".to_owned(),
+        ),
+        (body(json!(1), json!("Pizza")), "invalid type: integer `1`, expected a string".to_owned()),
+        (
+            body(json!(format!("{GROUP}/v1beta1")), json!(null)),
+            "invalid type: null, expected a string".to_owned(),
+        ),
+    ];
+    for (object, expected) in cases {
+        let status = admin.post(&path, &object).await.expect_status(400, "BadRequest");
+        let message = status["message"].as_str().unwrap();
+        assert!(message.contains(&expected), "{message:?} should contain {expected:?}");
+    }
+    admin.get(&pizza("default", "typed")).await.expect_status(404, "NotFound");
+    // Absent type metadata is taken from the endpoint.
+    let untyped = json!({ "metadata": { "name": "typed" }, "spec": { "toppings": [] } });
+    let created = admin.post(&path, &untyped).await.expect_json(201);
+    assert_eq!(
+        (created["apiVersion"].as_str(), created["kind"].as_str()),
+        (Some(&*format!("{GROUP}/v1beta1")), Some("Pizza"))
+    );
+}

@@ -11,15 +11,36 @@ use std::fmt::Write as _;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+use crate::object::TypeMeta;
+
+/// What one pass over a JSON document finds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// The paths of the duplicated keys, in document order (each path once per repetition).
+    pub duplicates: Vec<String>,
+    /// The top-level `apiVersion` and `kind` (empty when absent), if the document is an
+    /// object. Read as a [`TypeMeta`] decode reads them: a value that is not a string is an
+    /// error.
+    pub type_meta: Option<TypeMeta>,
+}
+
+/// Walks a JSON document once for its duplicated keys and its type metadata, so that the
+/// decode that follows need not parse it again for either. A syntax error is returned as
+/// is: the typed decode would report it too.
+pub fn scan(body: &[u8]) -> Result<Scanned, serde_json::Error> {
+    let mut scanned = Scanned::default();
+    let mut path = String::new();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Walk { path: &mut path, found: &mut scanned.duplicates, top: Some(&mut scanned.type_meta) }
+        .deserialize(&mut de)?;
+    de.end()?;
+    Ok(scanned)
+}
+
 /// The paths of the duplicated keys of a JSON document, in document order (each path once
 /// per repetition). A syntax error is returned as is: the typed decode reports it.
 pub fn duplicate_fields(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
-    let mut found = Vec::new();
-    let mut path = String::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    Walk { path: &mut path, found: &mut found }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(found)
+    scan(body).map(|scanned| scanned.duplicates)
 }
 
 /// `body` re-encoded with every object's duplicated keys reduced to their last value, as
@@ -83,6 +104,14 @@ impl<'de> SeenKeys<'de> {
 struct Walk<'a> {
     path: &'a mut String,
     found: &'a mut Vec<String>,
+    /// At the root only: where the document's type metadata goes if it is an object.
+    top: Option<&'a mut Option<TypeMeta>>,
+}
+
+/// A top-level key the scan reads the value of.
+enum TypeField {
+    ApiVersion,
+    Kind,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
@@ -103,7 +132,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = SeenKeys::default();
         let parent_len = self.path.len();
+        let mut type_meta = self.top.map(|top| top.insert(TypeMeta::default()));
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let field = match (&type_meta, &*key) {
+                (Some(_), "apiVersion") => Some(TypeField::ApiVersion),
+                (Some(_), "kind") => Some(TypeField::Kind),
+                _ => None,
+            };
             if !self.path.is_empty() {
                 self.path.push('.');
             }
@@ -111,7 +146,11 @@ impl<'de> Visitor<'de> for Walk<'_> {
             if !seen.insert(key) {
                 self.found.push(self.path.clone());
             }
-            map.next_value_seed(Walk { path: self.path, found: self.found })?;
+            match (field, type_meta.as_deref_mut()) {
+                (Some(TypeField::ApiVersion), Some(meta)) => meta.api_version = map.next_value()?,
+                (Some(TypeField::Kind), Some(meta)) => meta.kind = map.next_value()?,
+                _ => map.next_value_seed(Walk { path: self.path, found: self.found, top: None })?,
+            }
             self.path.truncate(parent_len);
         }
         Ok(())
@@ -122,7 +161,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let mut index = 0usize;
         loop {
             let _ = write!(self.path, "[{index}]");
-            let more = seq.next_element_seed(Walk { path: self.path, found: self.found })?;
+            let more = seq.next_element_seed(Walk { path: self.path, found: self.found, top: None })?;
             self.path.truncate(parent_len);
             if more.is_none() {
                 return Ok(());
@@ -198,6 +237,26 @@ mod tests {
         assert!(duplicate_fields(b"{} trailing").is_err());
         let deep = "[".repeat(100_000);
         assert!(duplicate_fields(deep.as_bytes()).is_err(), "serde_json's recursion limit holds");
+    }
+
+    #[test]
+    fn the_scan_reads_the_top_level_type_metadata_as_a_type_meta_decode_does() {
+        let body = br#"{"spec":{"kind":"inner","apiVersion":"x"},"kind":"Pizza","apiVersion":"g/v1"}"#;
+        let scanned = scan(body).unwrap();
+        assert_eq!(scanned.type_meta, serde_json::from_slice::<TypeMeta>(body).ok());
+        assert_eq!(scanned.type_meta.unwrap().api_version, "g/v1");
+        // Absent fields are empty; a document that is not an object has none.
+        assert_eq!(scan(br#"{"spec":{}}"#).unwrap().type_meta, Some(TypeMeta::default()));
+        assert_eq!(scan(br#"["g/v1","Pizza"]"#).unwrap().type_meta, None);
+        // A value that is not a string is refused with serde's own message.
+        for body in [&br#"{"kind":1}"#[..], br#"{"apiVersion":null}"#, br#"{"kind":{"a":1}}"#] {
+            let ours = scan(body).unwrap_err().to_string();
+            let typed = serde_json::from_slice::<TypeMeta>(body).unwrap_err().to_string();
+            assert_eq!(ours, typed);
+        }
+        // Escaped keys and values read as their value.
+        let escaped = scan(br#"{"kind":"Pizza"}"#).unwrap();
+        assert_eq!(escaped.type_meta.unwrap().kind, "Pizza");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use piazza_core::ApiError;
 use serde::de::DeserializeOwned;
 
 use crate::Format;
-use crate::duplicates::{duplicate_fields, last_wins};
+use crate::duplicates::{last_wins, scan};
 use crate::object::TypeMeta;
 
 /// How unknown fields in a request body are treated.
@@ -56,15 +56,23 @@ fn render(path: &serde_ignored::Path<'_>, out: &mut String) {
     }
 }
 
-/// Decodes a JSON body, reporting unknown fields to `record`.
+/// Decodes a JSON body and its type metadata, reporting unknown fields to `record`.
 fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     record: &mut impl FnMut(serde_ignored::Path<'_>),
 ) -> Result<(T, TypeMeta), serde_json::Error> {
+    Ok((decode_typed(body, record)?, serde_json::from_slice(body)?))
+}
+
+/// Decodes a JSON body, reporting unknown fields to `record`.
+fn decode_typed<T: DeserializeOwned>(
+    body: &[u8],
+    record: &mut impl FnMut(serde_ignored::Path<'_>),
+) -> Result<T, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_ignored::deserialize(&mut de, record)?;
     de.end()?;
-    Ok((value, serde_json::from_slice(body)?))
+    Ok(value)
 }
 
 /// Serde's derived decoders refuse a duplicated struct field; upstream keeps the last value.
@@ -101,10 +109,18 @@ pub fn decode_validated<T: DeserializeOwned>(
     let mut duplicates = Vec::new();
     let (value, type_meta): (T, TypeMeta) = match format {
         Format::Json => {
+            // The scan also reads apiVersion and kind, so a clean object is parsed twice in
+            // all (scan, typed decode), not three times.
+            let mut scanned_type_meta = None;
             if validation != FieldValidation::Ignore {
-                duplicates = duplicate_fields(body).map_err(|e| decode_error(&e))?;
+                let scanned = scan(body).map_err(|e| decode_error(&e))?;
+                duplicates = scanned.duplicates;
+                scanned_type_meta = scanned.type_meta;
             }
-            let first = duplicates.is_empty().then(|| decode_json(body, &mut record));
+            let first = duplicates.is_empty().then(|| match scanned_type_meta {
+                Some(type_meta) => decode_typed(body, &mut record).map(|value| (value, type_meta)),
+                None => decode_json(body, &mut record),
+            });
             match first {
                 Some(Ok(decoded)) => decoded,
                 Some(Err(e)) if !(validation == FieldValidation::Ignore && is_duplicate_error(&e)) => {
