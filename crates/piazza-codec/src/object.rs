@@ -26,8 +26,7 @@ pub fn encode_object<T: Serialize>(
     type_meta: &TypeMeta,
     format: Format,
 ) -> Result<Vec<u8>, ApiError> {
-    let json = serde_json::to_vec(value).map_err(ApiError::internal)?;
-    let json = splice_type_meta(json, type_meta)?;
+    let json = json_with_type_meta(value, type_meta)?;
     match format {
         Format::Json => Ok(json),
         Format::Yaml => json_to_yaml(&json),
@@ -68,22 +67,31 @@ pub fn json_to_yaml(json: &[u8]) -> Result<Vec<u8>, ApiError> {
     serde_yaml_ng::to_string(&value).map(String::into_bytes).map_err(ApiError::internal)
 }
 
-/// Inserts `"apiVersion":…,"kind":…` right after the opening brace of a JSON object.
-fn splice_type_meta(json: Vec<u8>, type_meta: &TypeMeta) -> Result<Vec<u8>, ApiError> {
-    if json.first() != Some(&b'{') {
+/// `value` as a JSON object with `"apiVersion":…,"kind":…` first. The value is written
+/// right after the type metadata in the same buffer, and its opening brace turned into the
+/// separator, so the object is never copied.
+fn json_with_type_meta<T: Serialize>(value: &T, type_meta: &TypeMeta) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, type_meta).map_err(ApiError::internal)?;
+    out.pop(); // the type metadata's closing brace
+    let head = out.len();
+    serde_json::to_writer(&mut out, value).map_err(ApiError::internal)?;
+    if out.get(head) != Some(&b'{') {
         return Err(ApiError::internal("object did not encode as a JSON object"));
     }
-    let head = serde_json::to_vec(type_meta).map_err(ApiError::internal)?;
-    // head is `{...}`; drop its closing brace.
-    let mut out = Vec::with_capacity(json.len() + head.len());
-    out.extend_from_slice(&head[..head.len() - 1]);
-    if json.len() > 2 {
-        if head.len() > 2 {
-            out.push(b',');
+    let value_is_empty = out.len() - head == 2; // `{}`
+    match (head > 1, value_is_empty) {
+        // `{"apiVersion":…,"kind":…` + `{…}` → `{"apiVersion":…,"kind":…,…}`
+        (true, false) => out[head] = b',',
+        // `{"apiVersion":…,"kind":…` + `{}` → `{"apiVersion":…,"kind":…}`
+        (true, true) => {
+            out.truncate(head);
+            out.push(b'}');
         }
-        out.extend_from_slice(&json[1..]);
-    } else {
-        out.push(b'}');
+        // No type metadata: `{` + `{…}` → `{…}`
+        (false, _) => {
+            out.remove(head);
+        }
     }
     Ok(out)
 }
@@ -154,6 +162,28 @@ mod tests {
         let bytes = encode_object(&Empty {}, &tm(), Format::Json).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["kind"], "Thing");
+    }
+
+    #[test]
+    fn absent_type_metadata_leaves_the_object_as_it_is() {
+        #[derive(Serialize)]
+        struct Empty {}
+        let none = TypeMeta::default();
+        let kind_only = TypeMeta { api_version: String::new(), kind: "Thing".into() };
+        let json = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+        assert_eq!(json(encode_object(&Thing { spec: 3 }, &none, Format::Json).unwrap()), r#"{"spec":3}"#);
+        assert_eq!(json(encode_object(&Empty {}, &none, Format::Json).unwrap()), "{}");
+        assert_eq!(
+            json(encode_object(&Empty {}, &tm(), Format::Json).unwrap()),
+            r#"{"apiVersion":"g.io/v1","kind":"Thing"}"#
+        );
+        assert_eq!(
+            json(encode_object(&Thing { spec: 3 }, &kind_only, Format::Json).unwrap()),
+            r#"{"kind":"Thing","spec":3}"#
+        );
+        // Not an object: refused, as no type metadata can be added to it.
+        assert_eq!(encode_object(&[1, 2], &tm(), Format::Json).unwrap_err().code, 500);
+        assert_eq!(encode_object(&"text", &none, Format::Json).unwrap_err().code, 500);
     }
 
     #[test]
