@@ -282,6 +282,10 @@ pub struct EtcdArgs {
     /// 3.4 commits more slowly after a large delete until it is compacted and defragmented.
     #[arg(long)]
     pub clean_up: bool,
+    /// Keep one watch on the written keys open during the run, as every API server's watch
+    /// cache does (etcd then also encodes and sends each event).
+    #[arg(long)]
+    pub with_watcher: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub load: LoadArgs,
@@ -513,6 +517,10 @@ mod tests {
         let Command::Baseline(BaselineCommand::Etcd(e)) = cli.command else { panic!("not etcd") };
         assert_eq!(e.endpoints, ["http://127.0.0.1:2379"]);
         assert_eq!(e.load.concurrency, 8);
+        assert!(!e.with_watcher);
+        let cli = parse(&["baseline", "etcd", "--with-watcher"]).unwrap();
+        let Command::Baseline(BaselineCommand::Etcd(e)) = cli.command else { panic!("not etcd") };
+        assert!(e.with_watcher);
 
         let cli = parse(&["baseline", "transport", "--body-size", "100", "--h1"]).unwrap();
         let Command::Baseline(BaselineCommand::Transport(t)) = cli.command else { panic!("not transport") };

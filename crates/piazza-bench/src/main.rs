@@ -36,7 +36,8 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             transport::serve_forever(args.body_size, &args.ca_out).await?
         }
         Command::Baseline(BaselineCommand::Etcd(args)) => output::print(
-            &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up).await?],
+            &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up, args.with_watcher)
+                .await?],
             args.json,
         ),
         Command::Baseline(BaselineCommand::Embedded(args)) => {

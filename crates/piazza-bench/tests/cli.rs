@@ -1,4 +1,5 @@
-//! The binary end to end against the in-process transport server (no etcd, no apiserver).
+//! The binary end to end against the in-process transport server, and the etcd baseline
+//! against a throw-away etcd (no apiserver).
 //! Each run is bounded to about a second.
 
 use std::process::Output;
@@ -187,4 +188,25 @@ async fn untrusted_servers_are_errors_not_crashes() {
     assert_eq!(report["errors"], 3, "{report:#}");
     let messages = report["error_messages"].as_object().unwrap();
     assert!(messages.keys().any(|m| m.starts_with("tls:")), "{report:#}");
+}
+
+#[tokio::test]
+async fn baseline_etcd_with_a_watcher_commits_then_cleans_up() {
+    let etcd = piazza_storage_etcd::testing::EtcdServer::start();
+    let endpoint = etcd.endpoint();
+    let args = ["baseline", "etcd", "--endpoints", &endpoint, "-z", "1s", "-c", "4", "--with-watcher"];
+    let report = bench(&[&args[..], &["--clean-up", "--json"]].concat()).await;
+    assert_eq!(report["name"], "baseline etcd put-if-absent txn, one watcher", "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert!(report["requests"].as_u64().unwrap() > 10, "{report:#}");
+    assert_eq!(report["statuses"]["201"], report["requests"], "every put-if-absent committed: {report:#}");
+    // Nothing is left under the bench's prefix.
+    let options = etcd_client::ConnectOptions::new();
+    let mut client =
+        piazza_storage_etcd::connect_client(&[endpoint], std::time::Duration::from_secs(5), options)
+            .await
+            .unwrap();
+    let left =
+        client.get("/piazza-bench/", Some(etcd_client::GetOptions::new().with_prefix().with_count_only()));
+    assert_eq!(left.await.unwrap().count(), 0);
 }

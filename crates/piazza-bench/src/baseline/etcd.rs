@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, DeleteOptions, KvClient, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, KvClient, Txn, TxnOp, WatchOptions,
+};
 
 use crate::client::RequestError;
 use crate::error::BenchError;
@@ -17,11 +19,28 @@ pub struct EtcdWorkload {
     client: Client,
     prefix: String,
     value: Bytes,
+    /// The watcher draining the run's events, if the run has one; stopped with the workload.
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for EtcdWorkload {
+    fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+    }
 }
 
 impl EtcdWorkload {
-    /// Connects to `endpoints`; keys go under `/piazza-bench/<run>/`.
-    pub async fn connect(endpoints: &[String], run: &str, value: Bytes) -> Result<EtcdWorkload, BenchError> {
+    /// Connects to `endpoints`; keys go under `/piazza-bench/<run>/`. With `watched`, one
+    /// watch on that prefix (with previous values, as an API server's watch cache opens it)
+    /// receives every event of the run: etcd's cost of serving an API server's watch.
+    pub async fn connect(
+        endpoints: &[String],
+        run: &str,
+        value: Bytes,
+        watched: bool,
+    ) -> Result<EtcdWorkload, BenchError> {
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
             .with_timeout(Duration::from_secs(30));
@@ -29,7 +48,12 @@ impl EtcdWorkload {
         let client = piazza_storage_etcd::connect_client(endpoints, Duration::from_secs(5), options)
             .await
             .map_err(|e| BenchError::Storage(format!("connecting to etcd {endpoints:?}: {e}")))?;
-        Ok(EtcdWorkload { client, prefix: format!("/piazza-bench/{run}/"), value })
+        let prefix = format!("/piazza-bench/{run}/");
+        let watcher = match watched {
+            true => Some(start_watcher(&client, &prefix).await?),
+            false => None,
+        };
+        Ok(EtcdWorkload { client, prefix, value, watcher })
     }
 
     /// Deletes the keys the run wrote.
@@ -59,4 +83,15 @@ impl Workload for EtcdWorkload {
         let status = if response.succeeded() { 201 } else { 409 };
         Ok(Sample::new("txn", status, 0))
     }
+}
+
+/// Opens a watch on `prefix` and drains it in a task until aborted or the stream ends.
+async fn start_watcher(client: &Client, prefix: &str) -> Result<tokio::task::JoinHandle<()>, BenchError> {
+    let options = WatchOptions::new().with_prefix().with_prev_key();
+    let mut stream = client
+        .watch_client()
+        .watch(prefix, Some(options))
+        .await
+        .map_err(|e| BenchError::Storage(format!("watching {prefix}: {e}")))?;
+    Ok(tokio::spawn(async move { while let Ok(Some(_events)) = stream.message().await {} }))
 }

@@ -73,15 +73,22 @@ pub async fn transport(
 
 /// Put-if-absent transactions against etcd at `endpoints`. With `clean_up` the keys are
 /// deleted afterwards (in one range delete, which slows etcd 3.4's later commits down until it
-/// is compacted and defragmented, so the suite keeps them).
+/// is compacted and defragmented, so the suite keeps them). With `watched`, one watcher
+/// receives every write, as an API server's watch cache does.
 pub async fn etcd(
     endpoints: &[String],
     value_size: usize,
     load: &LoadArgs,
     clean_up: bool,
+    watched: bool,
 ) -> Result<Report, BenchError> {
-    let workload = Arc::new(etcd::EtcdWorkload::connect(endpoints, &run_id(), fixed_body(value_size)).await?);
-    let report = runner::run("baseline etcd put-if-absent txn", Arc::clone(&workload), limits(load)).await;
+    let value = fixed_body(value_size);
+    let workload = Arc::new(etcd::EtcdWorkload::connect(endpoints, &run_id(), value, watched).await?);
+    let name = match watched {
+        true => "baseline etcd put-if-absent txn, one watcher",
+        false => "baseline etcd put-if-absent txn",
+    };
+    let report = runner::run(name, Arc::clone(&workload), limits(load)).await;
     if clean_up {
         workload.clean_up().await?;
     }

@@ -65,7 +65,13 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         let embedded = progress(baseline::embedded(args.embedded_dir.as_deref(), pizza_size, &load).await?);
         let etcd = match args.etcd_endpoints.as_slice() {
             [] => None,
-            endpoints => Some(progress(baseline::etcd(endpoints, pizza_size, &load, false).await?)),
+            endpoints => Some(progress(baseline::etcd(endpoints, pizza_size, &load, false, false).await?)),
+        };
+        // For reference, not a limit: the same transactions while one watcher receives them,
+        // which etcd pays for any API server (its watch cache).
+        let etcd_watched = match args.etcd_endpoints.as_slice() {
+            [] => None,
+            endpoints => Some(progress(baseline::etcd(endpoints, pizza_size, &load, false, true).await?)),
         };
         // The server's own backend is the limit: etcd when its endpoints are given.
         let limit = match &etcd {
@@ -80,7 +86,7 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
             rows.push(Row { report: update, limit: Some(limit) });
         }
         rows.push(Row { report: embedded, limit: None });
-        rows.extend(etcd.map(|report| Row { report, limit: None }));
+        rows.extend(etcd.into_iter().chain(etcd_watched).map(|report| Row { report, limit: None }));
     }
     if wanted(ScenarioName::Mixed) {
         rows.push(Row { report: progress(scenarios.mixed(limits).await?), limit: None });
