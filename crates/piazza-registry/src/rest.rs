@@ -469,7 +469,7 @@ impl<H: Object> RestResource for Store<H> {
                 None
             }
         };
-        let version = ctx.version.clone();
+        let version = codec.version();
         let format = ctx.format;
         let frames = events.map(move |event| {
             let object_frame = |event_type: WatchEventType, object: &H| -> Bytes {
@@ -478,28 +478,20 @@ impl<H: Object> RestResource for Store<H> {
                     Err(e) => Err(error_frame(&e, format)),
                 };
                 let meta = object.metadata();
-                let key = match (&shared, &meta.name, &meta.resource_version) {
-                    (Some((caches, view)), Some(name), Some(rv)) if !name.is_empty() && !rv.is_empty() => {
+                let revision = meta.resource_version.as_deref().and_then(|rv| rv.parse::<u64>().ok());
+                match (&shared, meta.name.as_deref(), revision) {
+                    (Some((caches, view)), Some(name), Some(resource_version)) if !name.is_empty() => {
                         let key = FrameKey {
-                            namespace: meta.namespace.clone(),
-                            name: name.clone(),
-                            resource_version: rv.clone(),
+                            resource_version,
                             event_type: event_type.as_str(),
-                            version: version.clone(),
+                            version,
                             view: *view,
                             format,
                         };
-                        Some((caches, key))
+                        caches.frame(key, meta.namespace.as_deref(), name, encode)
                     }
-                    _ => None,
-                };
-                let Some((caches, key)) = key else {
-                    return encode().unwrap_or_else(|e| e);
-                };
-                caches
-                    .frames
-                    .get_or_try_insert(&key, || encode().map(|frame| (frame.clone(), frame.len())))
-                    .unwrap_or_else(|e| e)
+                    _ => encode().unwrap_or_else(|e| e),
+                }
             };
             let frame = match event {
                 HubWatchEvent::Added(o) => return object_frame(WatchEventType::Added, &o),

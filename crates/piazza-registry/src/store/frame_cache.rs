@@ -75,21 +75,6 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
         inner.map.insert(key, (value, weight));
     }
 
-    /// The value under `key`, computing and caching it (with its weight) if missing. The
-    /// lock is not held while computing; errors are not cached.
-    pub(crate) fn get_or_try_insert<E>(
-        &self,
-        key: &K,
-        make: impl FnOnce() -> Result<(V, usize), E>,
-    ) -> Result<V, E> {
-        if let Some(v) = self.get(key) {
-            return Ok(v);
-        }
-        let (value, weight) = make()?;
-        self.insert(key.clone(), value.clone(), weight);
-        Ok(value)
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
         self.lock().map.len()
@@ -106,8 +91,14 @@ pub(crate) enum DecodedState {
     PreviousAt,
 }
 
-/// The key of a decoded object: storage key, revision, state.
-pub(crate) type DecodeKey = (String, u64, DecodedState);
+/// The key of a decoded object: revision and state. Within one store's storage a revision
+/// names one write of one key (only a multi-key transaction by another writer could give
+/// two keys one revision), so lookups build no string: the storage key is kept beside the
+/// object and compared on every hit, and a mismatch is decoded afresh, uncached.
+pub(crate) type DecodeKey = (u64, DecodedState);
+
+/// A decoded object and the storage key it was read from.
+pub(crate) type Decoded<H> = (Arc<str>, Arc<H>);
 
 /// What a cached frame shows of its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,28 +109,85 @@ pub(crate) enum FrameView {
     Metadata,
 }
 
-/// The key of an encoded watch frame: namespace, name, resourceVersion, event type name,
-/// served version and view. Within one store (key prefix), a resourceVersion identifies one
-/// write of one object, and for a given write every ADDED or MODIFIED frame shows the new
-/// state while every DELETED frame shows the same state (the deleted object, or the state
-/// before an update that left a selection), so the event type distinguishes the states.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The key of an encoded watch frame: resourceVersion, event type name, served version,
+/// view and format. A resourceVersion names one write of one object in a store, and for a
+/// given write every ADDED or MODIFIED frame shows the new state while every DELETED frame
+/// shows the same state (the deleted object, or the state before an update that left a
+/// selection), so the event type distinguishes the states. Every field is a copy: looking a
+/// frame up per watcher allocates nothing. The object's namespace and name are kept with
+/// the frame and compared on every hit (see [`DecodeKey`] for why a revision could repeat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FrameKey {
-    pub namespace: Option<String>,
-    pub name: String,
-    pub resource_version: String,
+    pub resource_version: u64,
     pub event_type: &'static str,
-    pub version: String,
+    pub version: &'static str,
     pub view: FrameView,
     pub format: piazza_codec::Format,
+}
+
+/// An encoded watch frame and the object it shows.
+pub(crate) struct Frame {
+    namespace: Option<Box<str>>,
+    name: Box<str>,
+    bytes: Bytes,
 }
 
 /// The shared watch caches of one store.
 pub(crate) struct WatchCaches<H> {
     /// Decoded stored objects.
-    pub decoded: BoundedCache<DecodeKey, Arc<H>>,
+    decoded: BoundedCache<DecodeKey, Decoded<H>>,
     /// Encoded watch frames (whole `{"type":…,"object":…}` lines).
-    pub frames: BoundedCache<FrameKey, Bytes>,
+    frames: BoundedCache<FrameKey, Arc<Frame>>,
+}
+
+impl<H> WatchCaches<H> {
+    /// The object stored at `storage_key` in state `key`, decoding it (with `decode`, which
+    /// also gives its weight) on a miss; errors are not cached.
+    pub(crate) fn decoded<E>(
+        &self,
+        key: DecodeKey,
+        storage_key: &str,
+        decode: impl FnOnce() -> Result<(Arc<H>, usize), E>,
+    ) -> Result<Arc<H>, E> {
+        match self.decoded.get(&key) {
+            Some((cached_key, object)) if *cached_key == *storage_key => Ok(object),
+            Some(_) => decode().map(|(object, _)| object),
+            None => {
+                let (object, weight) = decode()?;
+                self.decoded.insert(key, (Arc::from(storage_key), Arc::clone(&object)), weight);
+                Ok(object)
+            }
+        }
+    }
+
+    /// The frame of the object `namespace`/`name` under `key`, encoding it with `encode` on
+    /// a miss. An encoding error is answered (it is an error frame) but not cached.
+    pub(crate) fn frame(
+        &self,
+        key: FrameKey,
+        namespace: Option<&str>,
+        name: &str,
+        encode: impl FnOnce() -> Result<Bytes, Bytes>,
+    ) -> Bytes {
+        match self.frames.get(&key) {
+            Some(frame) if frame.namespace.as_deref() == namespace && *frame.name == *name => {
+                frame.bytes.clone()
+            }
+            Some(_) => encode().unwrap_or_else(|error_frame| error_frame),
+            None => match encode() {
+                Ok(bytes) => {
+                    let frame = Frame {
+                        namespace: namespace.map(Box::from),
+                        name: Box::from(name),
+                        bytes: bytes.clone(),
+                    };
+                    self.frames.insert(key, Arc::new(frame), bytes.len());
+                    bytes
+                }
+                Err(error_frame) => error_frame,
+            },
+        }
+    }
 }
 
 impl<H> Default for WatchCaches<H>
@@ -195,34 +243,72 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_not_cached() {
-        let cache: BoundedCache<u8, u8> = BoundedCache::new(4, 100);
-        assert_eq!(cache.get_or_try_insert(&1, || Err::<(u8, usize), _>("boom")), Err("boom"));
-        assert_eq!(cache.get(&1), None);
-        assert_eq!(cache.get_or_try_insert(&1, || Ok::<_, ()>((7, 1))), Ok(7));
-        assert_eq!(cache.get_or_try_insert(&1, || Ok::<_, ()>((8, 1))), Ok(7));
-    }
-
-    #[test]
     fn frame_keys_distinguish_states_versions_and_views() {
-        let key = |event_type, version: &str, view| FrameKey {
-            namespace: Some("ns".into()),
-            name: "x".into(),
-            resource_version: "5".into(),
+        let key = |event_type, version, view| FrameKey {
+            resource_version: 5,
             event_type,
-            version: version.into(),
+            version,
             view,
             format: piazza_codec::Format::Json,
         };
-        let cache = BoundedCache::new(16, 1 << 20);
-        cache.insert(key("MODIFIED", "v1", FrameView::Object), Bytes::from_static(b"new"), 3);
-        cache.insert(key("DELETED", "v1", FrameView::Object), Bytes::from_static(b"old"), 3);
-        assert_eq!(cache.get(&key("MODIFIED", "v1", FrameView::Object)).unwrap(), "new");
-        assert_eq!(cache.get(&key("DELETED", "v1", FrameView::Object)).unwrap(), "old");
-        assert_eq!(cache.get(&key("MODIFIED", "v2", FrameView::Object)), None);
-        assert_eq!(cache.get(&key("MODIFIED", "v1", FrameView::Metadata)), None);
+        let caches = WatchCaches::<()>::default();
+        let frame =
+            |key, bytes: &'static [u8]| caches.frame(key, Some("ns"), "x", || Ok(Bytes::from_static(bytes)));
+        assert_eq!(frame(key("MODIFIED", "v1", FrameView::Object), b"new"), "new");
+        assert_eq!(frame(key("DELETED", "v1", FrameView::Object), b"old"), "old");
+        // Hits: the encoder is not asked again.
+        assert_eq!(frame(key("MODIFIED", "v1", FrameView::Object), b"other"), "new");
+        assert_eq!(frame(key("DELETED", "v1", FrameView::Object), b"other"), "old");
+        // Misses: another version, view or format.
+        assert_eq!(frame(key("MODIFIED", "v2", FrameView::Object), b"v2"), "v2");
+        assert_eq!(frame(key("MODIFIED", "v1", FrameView::Metadata), b"meta"), "meta");
         let protobuf =
             FrameKey { format: piazza_codec::Format::Protobuf, ..key("MODIFIED", "v1", FrameView::Object) };
-        assert_eq!(cache.get(&protobuf), None);
+        assert_eq!(frame(protobuf, b"pb"), "pb");
+    }
+
+    #[test]
+    fn a_revision_shared_by_two_objects_never_serves_one_the_others_frame() {
+        let caches = WatchCaches::<()>::default();
+        let key = FrameKey {
+            resource_version: 9,
+            event_type: "ADDED",
+            version: "v1",
+            view: FrameView::Object,
+            format: piazza_codec::Format::Json,
+        };
+        let a = caches.frame(key, Some("ns"), "a", || Ok(Bytes::from_static(b"a")));
+        let b = caches.frame(key, Some("ns"), "b", || Ok(Bytes::from_static(b"b")));
+        let other_ns = caches.frame(key, Some("other"), "a", || Ok(Bytes::from_static(b"a2")));
+        let cluster = caches.frame(key, None, "a", || Ok(Bytes::from_static(b"a3")));
+        assert_eq!((a, b, other_ns, cluster), ("a".into(), "b".into(), "a2".into(), "a3".into()));
+        assert_eq!(caches.frame(key, Some("ns"), "a", || Ok(Bytes::from_static(b"again"))), "a");
+        // Error frames are answered, not cached.
+        let failing = FrameKey { resource_version: 10, ..key };
+        assert_eq!(caches.frame(failing, None, "c", || Err(Bytes::from_static(b"error"))), "error");
+        assert_eq!(caches.frame(failing, None, "c", || Ok(Bytes::from_static(b"ok"))), "ok");
+    }
+
+    #[test]
+    fn decoded_objects_are_keyed_by_revision_and_checked_by_storage_key() {
+        let caches = WatchCaches::<String>::default();
+        let decode = |value: &str| {
+            let value = value.to_owned();
+            move || Ok::<_, ()>((Arc::new(value), 1))
+        };
+        let key = (3, DecodedState::Current);
+        assert_eq!(*caches.decoded(key, "/r/a", decode("a")).unwrap(), "a");
+        assert_eq!(*caches.decoded(key, "/r/a", decode("fresh")).unwrap(), "a", "a hit decodes nothing");
+        assert_eq!(
+            *caches.decoded(key, "/r/b", decode("b")).unwrap(),
+            "b",
+            "another key at the same revision"
+        );
+        assert_eq!(*caches.decoded((3, DecodedState::PreviousAt), "/r/a", decode("prev")).unwrap(), "prev");
+        assert_eq!(
+            caches.decoded((4, DecodedState::Current), "/r/c", || Err::<(Arc<String>, usize), _>(())),
+            Err(())
+        );
+        assert_eq!(*caches.decoded((4, DecodedState::Current), "/r/c", decode("c")).unwrap(), "c");
     }
 }

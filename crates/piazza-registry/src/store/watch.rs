@@ -191,7 +191,7 @@ fn translate_change<H: Object>(
     }
     // Every watcher of the store sees the same storage events: decode each state once.
     let decode = |kv: &piazza_storage::KeyValue, revision: u64, state: DecodedState| {
-        caches.decoded.get_or_try_insert(&(kv.key.clone(), revision, state), || {
+        caches.decoded((revision, state), &kv.key, || {
             let mut object = super::decode_stored(codecs, kv)?;
             if state == DecodedState::PreviousAt {
                 object.metadata_mut().resource_version = Some(revision.to_string());
