@@ -255,7 +255,7 @@ mod tests {
             assert_eq!(ours, typed);
         }
         // Escaped keys and values read as their value.
-        let escaped = scan(br#"{"kind":"Pizza"}"#).unwrap();
+        let escaped = scan(br#"{"\u006bind":"Pi\u007aza"}"#).unwrap();
         assert_eq!(escaped.type_meta.unwrap().kind, "Pizza");
     }
 
