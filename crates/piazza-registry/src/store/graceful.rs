@@ -28,11 +28,11 @@
 //!
 //! Every store of a graceful kind runs one background task, unless it was built
 //! [`without_reaper`](crate::store::StoreBuilder::without_reaper) because another store over
-//! the same keys runs it (a status store, a second group sharing the storage). It lists the objects that carry
-//! a `deletionTimestamp`, then watches the kind from the list's revision, so it learns of
-//! deletions made before a restart and by other replicas sharing the storage. It sleeps
-//! until the earliest deadline, then finishes the deletion as a DELETE with
-//! `gracePeriodSeconds=0` would: an object without finalizers is removed with a
+//! the same keys runs it (a status store, a second group sharing the storage). It lists the
+//! objects that carry a `deletionTimestamp`, then watches the kind from the list's revision,
+//! so it learns of deletions made before a restart and by other replicas sharing the
+//! storage. It sleeps until the earliest deadline, then finishes the deletion as a DELETE
+//! with `gracePeriodSeconds=0` would: an object without finalizers is removed with a
 //! compare-and-swap delete (so when several replicas race, exactly one removes it and the
 //! others see a conflict or NotFound and stop); one with finalizers gets a grace period of
 //! 0 and waits for them. The task holds only a weak reference to its store and ends when the
