@@ -37,12 +37,6 @@ pub fn scan(body: &[u8]) -> Result<Scanned, serde_json::Error> {
     Ok(scanned)
 }
 
-/// The paths of the duplicated keys of a JSON document, in document order (each path once
-/// per repetition). A syntax error is returned as is: the typed decode reports it.
-pub fn duplicate_fields(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
-    scan(body).map(|scanned| scanned.duplicates)
-}
-
 /// `body` re-encoded with every object's duplicated keys reduced to their last value, as
 /// upstream's decoder keeps them.
 pub fn last_wins(body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
@@ -196,6 +190,10 @@ impl<'de> Visitor<'de> for Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn duplicate_fields(body: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+        scan(body).map(|scanned| scanned.duplicates)
+    }
 
     #[test]
     fn finds_duplicates_with_their_paths_in_document_order() {

@@ -223,7 +223,7 @@ where
 
     fn json_prefix(&self) -> &[u8] {
         self.stored_prefix.get_or_init(|| {
-            let json = serde_json::to_vec(&self.type_meta()).unwrap_or_default();
+            let json = serde_json::to_vec(self.meta()).unwrap_or_default();
             // `{…}` without its closing brace
             json.split_last().map(|(_, head)| head.to_vec()).unwrap_or_default()
         })
