@@ -22,6 +22,7 @@ pub mod serve;
 pub mod server;
 pub mod shutdown;
 pub mod storage_options;
+pub mod write_batching;
 
 pub use options::ServerOptions;
 pub use server::{Server, ServerError, shutdown_signal};

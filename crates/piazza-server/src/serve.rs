@@ -16,6 +16,7 @@ use crate::body::BoxError;
 use crate::chain::HandlerChain;
 use crate::filters::authentication::PeerCertificates;
 use crate::shutdown::Shutdown;
+use crate::write_batching::BatchedWrites;
 
 /// The client's address, attached to each request (for audit `sourceIPs`).
 #[derive(Clone, Copy, Debug)]
@@ -149,7 +150,8 @@ pub async fn serve(
                     Ok::<_, std::convert::Infallible>(close_failed_upgrade(upgrade, response))
                 }
             });
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(BatchedWrites::new(stream)), hyper_service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
