@@ -1,15 +1,19 @@
-//! Write batching for a client connection: the HTTP layer's writes gather in one buffer,
-//! and a flush lets the other ready tasks run once before it writes, so frames that several
-//! streams of one connection produce for the same event leave in one TLS record and one
-//! system call instead of one each.
+//! Write batching for a client connection: the HTTP layer's writes gather in one buffer
+//! and leave in one TLS record and one system call per flush. While the connection carries
+//! an open streaming response (a watch), a flush also lets the other ready tasks run once
+//! before it writes, so the frames that several streams produce for the same event leave
+//! together.
 //!
 //! Why it matters: a watch event fans out to many streams of one HTTP/2 connection. Each
 //! stream's task hands its frame to the connection's task, and tokio runs a task woken by
 //! the running one next, so without the yield the connection flushes each frame on its
-//! own, sealing a TLS record and calling `writev` per frame.
+//! own, sealing a TLS record and calling `writev` per frame. Request/response traffic does
+//! not yield: there the extra scheduling round delays each answer for little batching.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -18,10 +22,39 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// the largest TLS record's plaintext, so a full buffer is one record.
 pub const BATCH_CAPACITY: usize = 16 * 1024;
 
-/// An I/O stream whose writes are gathered and whose flushes yield once before writing.
+/// How many streaming responses (watches) one connection has open.
+#[derive(Clone, Debug, Default)]
+pub struct OpenStreams(Arc<AtomicUsize>);
+
+impl OpenStreams {
+    /// Counts one more open stream until the returned guard drops.
+    pub fn open(&self) -> OpenStream {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenStream(Arc::clone(&self.0))
+    }
+
+    /// The streams open now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One open streaming response; dropping it closes it.
+#[derive(Debug)]
+pub struct OpenStream(Arc<AtomicUsize>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An I/O stream whose writes are gathered, and whose flushes yield once before writing
+/// while a streaming response is open.
 #[derive(Debug)]
 pub struct BatchedWrites<T> {
     inner: T,
+    streams: OpenStreams,
     buffer: Vec<u8>,
     /// Bytes of `buffer` already written to `inner`.
     written: usize,
@@ -30,9 +63,10 @@ pub struct BatchedWrites<T> {
 }
 
 impl<T> BatchedWrites<T> {
-    /// Wraps `inner`; the buffer is allocated on the first write.
-    pub fn new(inner: T) -> Self {
-        Self { inner, buffer: Vec::new(), written: 0, yielded: false }
+    /// Wraps `inner`, yielding before flushes while `streams` counts an open stream; the
+    /// buffer is allocated on the first write.
+    pub fn new(inner: T, streams: OpenStreams) -> Self {
+        Self { inner, streams, buffer: Vec::new(), written: 0, yielded: false }
     }
 
     /// The wrapped stream.
@@ -116,7 +150,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pending() > 0 && !self.yielded {
+        if self.pending() > 0 && !self.yielded && self.streams.count() > 0 {
             // Let the tasks that are ready now (other streams of this connection among
             // them) add their frames first: a task that wakes itself runs again after them.
             self.yielded = true;
@@ -186,6 +220,14 @@ mod tests {
         }
     }
 
+    /// A batched stream with one streaming response open (while the guard lives), so its
+    /// flushes yield.
+    fn batched<T>(inner: T) -> (BatchedWrites<T>, OpenStream) {
+        let streams = OpenStreams::default();
+        let open = streams.open();
+        (BatchedWrites::new(inner, streams), open)
+    }
+
     fn flush_once<T: AsyncWrite + Unpin>(stream: &mut BatchedWrites<T>) -> Poll<io::Result<()>> {
         let waker = std::task::Waker::noop();
         Pin::new(stream).poll_flush(&mut Context::from_waker(waker))
@@ -193,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn small_writes_leave_together_on_flush() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"HEADERS").await.unwrap();
         stream.write_all(b"DATA").await.unwrap();
         let slices = [io::IoSlice::new(b"frame-"), io::IoSlice::new(b"payload")];
@@ -208,7 +250,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_yields_once_then_writes() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"frame").await.unwrap();
         assert!(flush_once(&mut stream).is_pending(), "the first flush lets other tasks run");
         assert!(stream.get_ref().writes.is_empty());
@@ -222,8 +264,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_an_open_stream_a_flush_writes_at_once() {
+        let streams = OpenStreams::default();
+        let mut stream = BatchedWrites::new(RecordingSink::default(), streams.clone());
+        stream.write_all(b"response").await.unwrap();
+        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
+        assert_eq!(stream.get_ref().writes, vec![b"response".to_vec()]);
+
+        let watch = streams.open();
+        stream.write_all(b"event").await.unwrap();
+        assert!(flush_once(&mut stream).is_pending(), "an open watch makes flushes yield");
+        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
+        drop(watch);
+        assert_eq!(streams.count(), 0);
+        stream.write_all(b"response").await.unwrap();
+        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
+    }
+
+    #[tokio::test]
     async fn a_yielding_flush_wakes_its_task() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"frame").await.unwrap();
         // `flush` is only woken by the stream itself; finishing at all shows it wakes.
         tokio::time::timeout(
@@ -238,7 +298,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_overflowing_write_drains_the_buffer_first() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(&[b'a'; BATCH_CAPACITY - 10]).await.unwrap();
         stream.write_all(&[b'b'; 20]).await.unwrap();
         let writes = &stream.get_ref().writes;
@@ -250,7 +310,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_as_large_as_the_buffer_goes_straight_through_in_order() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"head").await.unwrap();
         let large = vec![b'x'; BATCH_CAPACITY * 2];
         stream.write_all(&large).await.unwrap();
@@ -263,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn partial_writes_of_the_inner_stream_lose_nothing() {
         let sink = RecordingSink { limit: Some(3), ..RecordingSink::default() };
-        let mut stream = BatchedWrites::new(sink);
+        let (mut stream, _watch) = batched(sink);
         stream.write_all(b"0123456789").await.unwrap();
         stream.flush().await.unwrap();
         assert_eq!(stream.get_ref().writes.concat(), b"0123456789".to_vec());
@@ -272,7 +332,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_writes_what_is_buffered_first() {
-        let mut stream = BatchedWrites::new(RecordingSink::default());
+        let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"last frame").await.unwrap();
         stream.shutdown().await.unwrap();
         assert_eq!(stream.get_ref().writes, vec![b"last frame".to_vec()]);
@@ -281,7 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_inner_stream_that_accepts_nothing_is_an_error() {
-        let mut stream = BatchedWrites::new(ZeroSink);
+        let (mut stream, _watch) = batched(ZeroSink);
         stream.write_all(b"frame").await.unwrap();
         let error = stream.flush().await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WriteZero);
@@ -290,7 +350,7 @@ mod tests {
     #[tokio::test]
     async fn reads_pass_through() {
         let (client, server) = tokio::io::duplex(64);
-        let mut server = BatchedWrites::new(server);
+        let (mut server, _watch) = batched(server);
         let mut client = client;
         client.write_all(b"ping").await.unwrap();
         let mut buf = [0u8; 4];
