@@ -1,8 +1,8 @@
 //! Write batching for a client connection: the HTTP layer's writes gather in one buffer
 //! and leave in one TLS record and one system call per flush. While the connection carries
-//! an open streaming response (a watch), a flush also lets the other ready tasks run once
-//! before it writes, so the frames that several streams produce for the same event leave
-//! together.
+//! an open streaming response (a watch), a flush first lets the other ready tasks run, and
+//! again as long as they keep adding frames (at most [`MAX_FLUSH_YIELDS`] times), so the
+//! frames that many streams produce for the same event leave together.
 //!
 //! Why it matters: a watch event fans out to many streams of one HTTP/2 connection. Each
 //! stream's task hands its frame to the connection's task, and tokio runs a task woken by
@@ -21,6 +21,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The most bytes gathered before the buffer is written out without waiting for a flush:
 /// the largest TLS record's plaintext, so a full buffer is one record.
 pub const BATCH_CAPACITY: usize = 16 * 1024;
+
+/// The most times one flush lets other tasks run before it writes. Each round only follows
+/// one in which more bytes arrived, so an idle connection yields once; the bound keeps a
+/// busy connection's flush from waiting long.
+pub const MAX_FLUSH_YIELDS: u32 = 16;
 
 /// How many streaming responses (watches) one connection has open.
 #[derive(Clone, Debug, Default)]
@@ -58,15 +63,26 @@ pub struct BatchedWrites<T> {
     buffer: Vec<u8>,
     /// Bytes of `buffer` already written to `inner`.
     written: usize,
-    /// True after a flush yielded; the next flush writes.
-    yielded: bool,
+    /// How many times the current flush has yielded.
+    flush_yields: u32,
+    /// Bytes accepted in all, and when the current flush last yielded.
+    accepted: usize,
+    accepted_at_yield: usize,
 }
 
 impl<T> BatchedWrites<T> {
     /// Wraps `inner`, yielding before flushes while `streams` counts an open stream; the
     /// buffer is allocated on the first write.
     pub fn new(inner: T, streams: OpenStreams) -> Self {
-        Self { inner, streams, buffer: Vec::new(), written: 0, yielded: false }
+        Self {
+            inner,
+            streams,
+            buffer: Vec::new(),
+            written: 0,
+            flush_yields: 0,
+            accepted: 0,
+            accepted_at_yield: 0,
+        }
     }
 
     /// The wrapped stream.
@@ -93,6 +109,15 @@ impl<T: AsyncWrite + Unpin> BatchedWrites<T> {
         self.buffer.clear();
         self.written = 0;
         Poll::Ready(Ok(()))
+    }
+
+    /// True when a flush should let other tasks run first: a stream is open, something is
+    /// buffered, and this is the flush's first round or the last round brought more bytes.
+    fn should_yield(&self) -> bool {
+        self.pending() > 0
+            && self.streams.count() > 0
+            && (self.flush_yields == 0
+                || (self.accepted > self.accepted_at_yield && self.flush_yields < MAX_FLUSH_YIELDS))
     }
 
     /// Makes room for `len` more bytes: drains the buffer if they would overflow it. The
@@ -123,9 +148,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.poll_room(cx, data.len()))?;
         if data.len() >= BATCH_CAPACITY {
-            return Pin::new(&mut self.inner).poll_write(cx, data);
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
+            self.accepted += n;
+            return Poll::Ready(Ok(n));
         }
         self.buffer.extend_from_slice(data);
+        self.accepted += data.len();
         Poll::Ready(Ok(data.len()))
     }
 
@@ -137,11 +165,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
         let total: usize = slices.iter().map(|s| s.len()).sum();
         ready!(self.poll_room(cx, total))?;
         if total >= BATCH_CAPACITY {
-            return Pin::new(&mut self.inner).poll_write_vectored(cx, slices);
+            let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, slices))?;
+            self.accepted += n;
+            return Poll::Ready(Ok(n));
         }
         for slice in slices {
             self.buffer.extend_from_slice(slice);
         }
+        self.accepted += total;
         Poll::Ready(Ok(total))
     }
 
@@ -150,14 +181,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pending() > 0 && !self.yielded && self.streams.count() > 0 {
+        if self.should_yield() {
             // Let the tasks that are ready now (other streams of this connection among
             // them) add their frames first: a task that wakes itself runs again after them.
-            self.yielded = true;
+            self.flush_yields += 1;
+            self.accepted_at_yield = self.accepted;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        self.yielded = false;
+        self.flush_yields = 0;
         ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -249,7 +281,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flush_yields_once_then_writes() {
+    async fn a_flush_yields_then_writes_when_nothing_more_came() {
         let (mut stream, _watch) = batched(RecordingSink::default());
         stream.write_all(b"frame").await.unwrap();
         assert!(flush_once(&mut stream).is_pending(), "the first flush lets other tasks run");
@@ -260,6 +292,21 @@ mod tests {
         assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
         // And the yield is armed again by the next batch.
         stream.write_all(b"next").await.unwrap();
+        assert!(flush_once(&mut stream).is_pending());
+    }
+
+    #[tokio::test]
+    async fn a_flush_keeps_yielding_while_frames_arrive_up_to_its_bound() {
+        let (mut stream, _watch) = batched(RecordingSink::default());
+        stream.write_all(b"f").await.unwrap();
+        for round in 0..MAX_FLUSH_YIELDS {
+            assert!(flush_once(&mut stream).is_pending(), "round {round} yields");
+            stream.write_all(b"f").await.unwrap();
+        }
+        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))), "the bound is reached");
+        assert_eq!(stream.get_ref().writes, vec![vec![b'f'; MAX_FLUSH_YIELDS as usize + 1]]);
+        // The next flush starts counting afresh.
+        stream.write_all(b"f").await.unwrap();
         assert!(flush_once(&mut stream).is_pending());
     }
 
