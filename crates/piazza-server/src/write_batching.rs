@@ -54,8 +54,8 @@ impl Drop for OpenStream {
     }
 }
 
-/// An I/O stream whose writes are gathered, and whose flushes yield once before writing
-/// while a streaming response is open.
+/// An I/O stream whose writes are gathered, and whose flushes let other tasks add theirs
+/// first while a streaming response is open.
 #[derive(Debug)]
 pub struct BatchedWrites<T> {
     inner: T,
@@ -65,24 +65,16 @@ pub struct BatchedWrites<T> {
     written: usize,
     /// How many times the current flush has yielded.
     flush_yields: u32,
-    /// Bytes accepted in all, and when the current flush last yielded.
-    accepted: usize,
-    accepted_at_yield: usize,
+    /// True when bytes arrived since the current flush last yielded.
+    grew_since_yield: bool,
 }
 
 impl<T> BatchedWrites<T> {
-    /// Wraps `inner`, yielding before flushes while `streams` counts an open stream; the
-    /// buffer is allocated on the first write.
+    /// Wraps `inner`, yielding before flushes while `streams` counts an open stream. The
+    /// buffer is allocated on the first write and, while no stream is open, given back
+    /// after each flush, so an idle connection holds none.
     pub fn new(inner: T, streams: OpenStreams) -> Self {
-        Self {
-            inner,
-            streams,
-            buffer: Vec::new(),
-            written: 0,
-            flush_yields: 0,
-            accepted: 0,
-            accepted_at_yield: 0,
-        }
+        Self { inner, streams, buffer: Vec::new(), written: 0, flush_yields: 0, grew_since_yield: false }
     }
 
     /// The wrapped stream.
@@ -116,12 +108,11 @@ impl<T: AsyncWrite + Unpin> BatchedWrites<T> {
     fn should_yield(&self) -> bool {
         self.pending() > 0
             && self.streams.count() > 0
-            && (self.flush_yields == 0
-                || (self.accepted > self.accepted_at_yield && self.flush_yields < MAX_FLUSH_YIELDS))
+            && (self.flush_yields == 0 || (self.grew_since_yield && self.flush_yields < MAX_FLUSH_YIELDS))
     }
 
     /// Makes room for `len` more bytes: drains the buffer if they would overflow it. The
-    /// buffer is allocated once, at its full size, so a connection holds at most
+    /// buffer is allocated at its full size, so a connection holds at most
     /// [`BATCH_CAPACITY`] bytes of it.
     fn poll_room(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<()>> {
         if self.buffer.len() + len > BATCH_CAPACITY && !self.buffer.is_empty() {
@@ -149,11 +140,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
         ready!(self.poll_room(cx, data.len()))?;
         if data.len() >= BATCH_CAPACITY {
             let n = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
-            self.accepted += n;
+            self.grew_since_yield = true;
             return Poll::Ready(Ok(n));
         }
         self.buffer.extend_from_slice(data);
-        self.accepted += data.len();
+        self.grew_since_yield = true;
         Poll::Ready(Ok(data.len()))
     }
 
@@ -166,13 +157,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
         ready!(self.poll_room(cx, total))?;
         if total >= BATCH_CAPACITY {
             let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, slices))?;
-            self.accepted += n;
+            self.grew_since_yield = true;
             return Poll::Ready(Ok(n));
         }
         for slice in slices {
             self.buffer.extend_from_slice(slice);
         }
-        self.accepted += total;
+        self.grew_since_yield = true;
         Poll::Ready(Ok(total))
     }
 
@@ -185,12 +176,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
             // Let the tasks that are ready now (other streams of this connection among
             // them) add their frames first: a task that wakes itself runs again after them.
             self.flush_yields += 1;
-            self.accepted_at_yield = self.accepted;
+            self.grew_since_yield = false;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
         self.flush_yields = 0;
         ready!(self.poll_drain(cx))?;
+        if self.streams.count() == 0 {
+            // Between requests the connection holds no buffer; a watch keeps its own.
+            self.buffer = Vec::new();
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -318,10 +313,13 @@ mod tests {
         assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
         assert_eq!(stream.get_ref().writes, vec![b"response".to_vec()]);
 
+        assert_eq!(stream.buffer.capacity(), 0, "a flushed connection without a watch holds no buffer");
+
         let watch = streams.open();
         stream.write_all(b"event").await.unwrap();
         assert!(flush_once(&mut stream).is_pending(), "an open watch makes flushes yield");
         assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
+        assert_eq!(stream.buffer.capacity(), BATCH_CAPACITY, "a watch's connection keeps its buffer");
         drop(watch);
         assert_eq!(streams.count(), 0);
         stream.write_all(b"response").await.unwrap();
