@@ -16,7 +16,7 @@ use crate::body::BoxError;
 use crate::chain::HandlerChain;
 use crate::filters::authentication::PeerCertificates;
 use crate::shutdown::Shutdown;
-use crate::write_batching::{BatchedWrites, OpenStreams};
+use crate::write_batching::BatchedWrites;
 
 /// The client's address, attached to each request (for audit `sourceIPs`).
 #[derive(Clone, Copy, Debug)]
@@ -90,25 +90,6 @@ pub fn close_failed_upgrade(upgrade: bool, mut response: crate::body::Response) 
     response
 }
 
-/// A response whose body has no known length (a watch, a streamed subresource) counts as an
-/// open stream of its connection until the body is dropped, so that the connection batches
-/// the frames its streams write at once (see [`crate::write_batching`]).
-pub fn count_if_streaming(response: crate::body::Response, streams: &OpenStreams) -> crate::body::Response {
-    use http_body::Body;
-    if response.body().is_end_stream() || response.body().size_hint().exact().is_some() {
-        return response;
-    }
-    let open = streams.open();
-    response.map(|body| {
-        body.map_frame(move |frame| {
-            // The closure owns the guard: the stream counts as open while the body lives.
-            let _open = &open;
-            frame
-        })
-        .boxed_unsync()
-    })
-}
-
 /// The longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest shutdown waits for in-flight requests.
@@ -158,27 +139,19 @@ pub async fn serve(
             let certs = PeerCertificates(Arc::new(
                 stream.get_ref().1.peer_certificates().map(|c| c.to_vec()).unwrap_or_default(),
             ));
-            let open_streams = OpenStreams::default();
-            let streams = open_streams.clone();
             let hyper_service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                 let mut request = request.map(|body| body.map_err(|e| -> BoxError { Box::new(e) }).boxed());
                 request.extensions_mut().insert(certs.clone());
                 request.extensions_mut().insert(PeerAddr(peer));
                 let next = chain.start();
                 let upgrade = wants_upgrade(request.headers());
-                let streams = streams.clone();
                 async move {
                     let response = next.run(request).await;
-                    Ok::<_, std::convert::Infallible>(count_if_streaming(
-                        close_failed_upgrade(upgrade, response),
-                        &streams,
-                    ))
+                    Ok::<_, std::convert::Infallible>(close_failed_upgrade(upgrade, response))
                 }
             });
-            let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(BatchedWrites::new(stream, open_streams)),
-                hyper_service,
-            );
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(BatchedWrites::new(stream)), hyper_service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
@@ -199,23 +172,6 @@ mod tests {
         let mut response = crate::body::Response::new(crate::body::empty());
         *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
         response
-    }
-
-    #[test]
-    fn only_bodies_of_unknown_length_count_as_open_streams() {
-        let streams = OpenStreams::default();
-        let full = count_if_streaming(crate::body::Response::new(crate::body::full("{}")), &streams);
-        let empty = count_if_streaming(response(200), &streams);
-        assert_eq!(streams.count(), 0);
-        let watch = count_if_streaming(
-            crate::body::Response::new(crate::body::streaming(futures::stream::pending())),
-            &streams,
-        );
-        assert_eq!(streams.count(), 1);
-        drop((full, empty));
-        assert_eq!(streams.count(), 1);
-        drop(watch);
-        assert_eq!(streams.count(), 0, "the stream closes with its body");
     }
 
     #[test]

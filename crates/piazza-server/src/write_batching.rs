@@ -1,19 +1,17 @@
 //! Write batching for a client connection: the HTTP layer's writes gather in one buffer
-//! and leave in one TLS record and one system call per flush. While the connection carries
-//! an open streaming response (a watch), a flush first lets the other ready tasks run, and
-//! again as long as they keep adding frames (at most [`MAX_FLUSH_YIELDS`] times), so the
-//! frames that many streams produce for the same event leave together.
+//! and leave in one TLS record and one system call per flush. Before it writes, a flush
+//! lets the other ready tasks run, and again as long as they keep adding frames (at most
+//! [`MAX_FLUSH_YIELDS`] times), so the frames that many streams of one connection produce
+//! at once leave together.
 //!
-//! Why it matters: a watch event fans out to many streams of one HTTP/2 connection. Each
-//! stream's task hands its frame to the connection's task, and tokio runs a task woken by
-//! the running one next, so without the yield the connection flushes each frame on its
-//! own, sealing a TLS record and calling `writev` per frame. Request/response traffic does
-//! not yield: there the extra scheduling round delays each answer for little batching.
+//! Why it matters: hyper's HTTP/2 connection flushes each time it is woken, and tokio runs
+//! a task woken by the running one next. A watch event fanned out to 100 streams of one
+//! connection was written as up to 100 TLS records and `writev`s, and 16 concurrent GETs
+//! cost a `writev` each. When nothing else is ready the yield costs one more poll of the
+//! connection's task.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,39 +25,11 @@ pub const BATCH_CAPACITY: usize = 16 * 1024;
 /// busy connection's flush from waiting long.
 pub const MAX_FLUSH_YIELDS: u32 = 16;
 
-/// How many streaming responses (watches) one connection has open.
-#[derive(Clone, Debug, Default)]
-pub struct OpenStreams(Arc<AtomicUsize>);
-
-impl OpenStreams {
-    /// Counts one more open stream until the returned guard drops.
-    pub fn open(&self) -> OpenStream {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        OpenStream(Arc::clone(&self.0))
-    }
-
-    /// The streams open now.
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// One open streaming response; dropping it closes it.
-#[derive(Debug)]
-pub struct OpenStream(Arc<AtomicUsize>);
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// An I/O stream whose writes are gathered, and whose flushes let other tasks add theirs
-/// first while a streaming response is open.
+/// first.
 #[derive(Debug)]
 pub struct BatchedWrites<T> {
     inner: T,
-    streams: OpenStreams,
     buffer: Vec<u8>,
     /// Bytes of `buffer` already written to `inner`.
     written: usize,
@@ -70,11 +40,10 @@ pub struct BatchedWrites<T> {
 }
 
 impl<T> BatchedWrites<T> {
-    /// Wraps `inner`, yielding before flushes while `streams` counts an open stream. The
-    /// buffer is allocated on the first write and, while no stream is open, given back
-    /// after each flush, so an idle connection holds none.
-    pub fn new(inner: T, streams: OpenStreams) -> Self {
-        Self { inner, streams, buffer: Vec::new(), written: 0, flush_yields: 0, grew_since_yield: false }
+    /// Wraps `inner`. The buffer is allocated by the first write after a flush and given
+    /// back by the flush, so an idle connection holds none.
+    pub fn new(inner: T) -> Self {
+        Self { inner, buffer: Vec::new(), written: 0, flush_yields: 0, grew_since_yield: false }
     }
 
     /// The wrapped stream.
@@ -103,11 +72,10 @@ impl<T: AsyncWrite + Unpin> BatchedWrites<T> {
         Poll::Ready(Ok(()))
     }
 
-    /// True when a flush should let other tasks run first: a stream is open, something is
-    /// buffered, and this is the flush's first round or the last round brought more bytes.
+    /// True when a flush should let other tasks run first: something is buffered, and this
+    /// is the flush's first round or the last round brought more bytes.
     fn should_yield(&self) -> bool {
         self.pending() > 0
-            && self.streams.count() > 0
             && (self.flush_yields == 0 || (self.grew_since_yield && self.flush_yields < MAX_FLUSH_YIELDS))
     }
 
@@ -182,10 +150,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
         }
         self.flush_yields = 0;
         ready!(self.poll_drain(cx))?;
-        if self.streams.count() == 0 {
-            // Between requests the connection holds no buffer; a watch keeps its own.
-            self.buffer = Vec::new();
-        }
+        self.buffer = Vec::new();
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -247,14 +212,6 @@ mod tests {
         }
     }
 
-    /// A batched stream with one streaming response open (while the guard lives), so its
-    /// flushes yield.
-    fn batched<T>(inner: T) -> (BatchedWrites<T>, OpenStream) {
-        let streams = OpenStreams::default();
-        let open = streams.open();
-        (BatchedWrites::new(inner, streams), open)
-    }
-
     fn flush_once<T: AsyncWrite + Unpin>(stream: &mut BatchedWrites<T>) -> Poll<io::Result<()>> {
         let waker = std::task::Waker::noop();
         Pin::new(stream).poll_flush(&mut Context::from_waker(waker))
@@ -262,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn small_writes_leave_together_on_flush() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"HEADERS").await.unwrap();
         stream.write_all(b"DATA").await.unwrap();
         let slices = [io::IoSlice::new(b"frame-"), io::IoSlice::new(b"payload")];
@@ -277,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_yields_then_writes_when_nothing_more_came() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"frame").await.unwrap();
         assert!(flush_once(&mut stream).is_pending(), "the first flush lets other tasks run");
         assert!(stream.get_ref().writes.is_empty());
@@ -292,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_keeps_yielding_while_frames_arrive_up_to_its_bound() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"f").await.unwrap();
         for round in 0..MAX_FLUSH_YIELDS {
             assert!(flush_once(&mut stream).is_pending(), "round {round} yields");
@@ -306,29 +263,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_an_open_stream_a_flush_writes_at_once() {
-        let streams = OpenStreams::default();
-        let mut stream = BatchedWrites::new(RecordingSink::default(), streams.clone());
+    async fn a_flush_gives_the_buffer_back() {
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"response").await.unwrap();
-        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
-        assert_eq!(stream.get_ref().writes, vec![b"response".to_vec()]);
-
-        assert_eq!(stream.buffer.capacity(), 0, "a flushed connection without a watch holds no buffer");
-
-        let watch = streams.open();
-        stream.write_all(b"event").await.unwrap();
-        assert!(flush_once(&mut stream).is_pending(), "an open watch makes flushes yield");
-        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
-        assert_eq!(stream.buffer.capacity(), BATCH_CAPACITY, "a watch's connection keeps its buffer");
-        drop(watch);
-        assert_eq!(streams.count(), 0);
-        stream.write_all(b"response").await.unwrap();
-        assert!(matches!(flush_once(&mut stream), Poll::Ready(Ok(()))));
+        assert_eq!(stream.buffer.capacity(), BATCH_CAPACITY);
+        stream.flush().await.unwrap();
+        assert_eq!(stream.buffer.capacity(), 0, "a flushed connection holds no buffer");
+        stream.write_all(b"next").await.unwrap();
+        stream.flush().await.unwrap();
+        assert_eq!(stream.get_ref().writes, vec![b"response".to_vec(), b"next".to_vec()]);
     }
 
     #[tokio::test]
     async fn a_yielding_flush_wakes_its_task() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"frame").await.unwrap();
         // `flush` is only woken by the stream itself; finishing at all shows it wakes.
         tokio::time::timeout(
@@ -343,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_overflowing_write_drains_the_buffer_first() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(&[b'a'; BATCH_CAPACITY - 10]).await.unwrap();
         stream.write_all(&[b'b'; 20]).await.unwrap();
         let writes = &stream.get_ref().writes;
@@ -355,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_as_large_as_the_buffer_goes_straight_through_in_order() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"head").await.unwrap();
         let large = vec![b'x'; BATCH_CAPACITY * 2];
         stream.write_all(&large).await.unwrap();
@@ -368,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn partial_writes_of_the_inner_stream_lose_nothing() {
         let sink = RecordingSink { limit: Some(3), ..RecordingSink::default() };
-        let (mut stream, _watch) = batched(sink);
+        let mut stream = BatchedWrites::new(sink);
         stream.write_all(b"0123456789").await.unwrap();
         stream.flush().await.unwrap();
         assert_eq!(stream.get_ref().writes.concat(), b"0123456789".to_vec());
@@ -377,7 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_writes_what_is_buffered_first() {
-        let (mut stream, _watch) = batched(RecordingSink::default());
+        let mut stream = BatchedWrites::new(RecordingSink::default());
         stream.write_all(b"last frame").await.unwrap();
         stream.shutdown().await.unwrap();
         assert_eq!(stream.get_ref().writes, vec![b"last frame".to_vec()]);
@@ -386,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_inner_stream_that_accepts_nothing_is_an_error() {
-        let (mut stream, _watch) = batched(ZeroSink);
+        let mut stream = BatchedWrites::new(ZeroSink);
         stream.write_all(b"frame").await.unwrap();
         let error = stream.flush().await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WriteZero);
@@ -395,7 +343,7 @@ mod tests {
     #[tokio::test]
     async fn reads_pass_through() {
         let (client, server) = tokio::io::duplex(64);
-        let (mut server, _watch) = batched(server);
+        let mut server = BatchedWrites::new(server);
         let mut client = client;
         client.write_all(b"ping").await.unwrap();
         let mut buf = [0u8; 4];
