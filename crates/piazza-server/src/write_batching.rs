@@ -104,16 +104,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for BatchedWrites<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        ready!(self.poll_room(cx, data.len()))?;
-        if data.len() >= BATCH_CAPACITY {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
-            self.grew_since_yield = true;
-            return Poll::Ready(Ok(n));
-        }
-        self.buffer.extend_from_slice(data);
-        self.grew_since_yield = true;
-        Poll::Ready(Ok(data.len()))
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(data)])
     }
 
     fn poll_write_vectored(
