@@ -4,14 +4,12 @@
 //! normal user whose permissions come from SubjectAccessReviews answered by the
 //! [`KubeDouble`]; identity headers a caller sends are stripped by the proxy.
 
-mod aggregator_support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use aggregator_support::{AggregatorProxy, ProxyUser};
+use crate::aggregator_support::{AggregatorProxy, ProxyUser};
 use piazza_testing::{Endpoint, HttpVersion, KubeDouble, TestCa, TestClient, TestServer};
 
 const GROUP: &str = "restaurant.programming-kubernetes.info";

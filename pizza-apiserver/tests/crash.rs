@@ -5,17 +5,15 @@
 //! - a watch resumed from the last resourceVersion it saw gets the remaining creates in
 //!   order, with no gap and no duplicate.
 //!
-//! Run with `cargo test -p pizza-apiserver --test crash`.
-
-mod support;
+//! Run with `cargo test -p pizza-apiserver --test integration crash::`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::Value;
-use support::{
+use crate::support::{
     GROUP, Kubectl, Server, Spawned, TIMEOUT, TempDir, example, json_stream, meta, pizzas_path, rv_num,
 };
+use serde_json::Value;
 
 /// Pizzas offered to `kubectl create`; the server dies long before the last.
 const TOTAL: usize = 1000;

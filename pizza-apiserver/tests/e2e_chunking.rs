@@ -3,12 +3,10 @@
 //! one resourceVersion with an exact `remainingItemCount`, and the path where the first
 //! page's revision has been compacted away (410 with an inconsistent-continue token).
 
-mod http_common;
-
 use piazza_testing::TestClient;
 use serde_json::Value;
 
-use http_common::*;
+use crate::http_common::*;
 
 const NS: &str = "e2e-chunking";
 const TOTAL: usize = 400;

@@ -3,11 +3,9 @@
 //! fields, in the spec and in metadata, under `fieldValidation=Strict`, and the same bodies
 //! under `Warn` (created, with `Warning` headers) and `Ignore` (created silently).
 
-mod http_common;
-
 use piazza_testing::TestClient;
 
-use http_common::*;
+use crate::http_common::*;
 
 const GROUP_VERSION: &str = "restaurant.programming-kubernetes.info/v1beta1";
 

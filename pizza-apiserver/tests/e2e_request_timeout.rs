@@ -3,9 +3,7 @@
 //! a malformed value is a 400, and zero or a value above the server's maximum means the
 //! server's default.
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 
 #[tokio::test]
 async fn an_invalid_timeout_in_the_url_is_a_400() {

@@ -2,11 +2,9 @@
 //! (`test/e2e/apimachinery/table_conversion.go`), asking for `meta.k8s.io/v1beta1` Tables as
 //! that test does: one object, paged lists, and a cluster-scoped kind.
 
-mod http_common;
-
 use serde_json::Value;
 
-use http_common::*;
+use crate::http_common::*;
 
 const TABLE_V1BETA1: &str = "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
 

@@ -1,15 +1,13 @@
 //! A port, in our own code, of the five scenarios of upstream's end-to-end watch test
 //! (`test/e2e/apimachinery/watch.go`), on Pizzas instead of ConfigMaps, over real HTTPS.
 
-mod http_common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use piazza_testing::{TestClient, WatchStream};
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 const NS: &str = "e2e-watch";
 const LABEL: &str = "watch-this-pizza";

@@ -2,12 +2,10 @@
 //! semantics of upstream's generic registry (`registry/generic/registry/store.go`) and
 //! storage tests (`storage/testing/store_tests.go`).
 
-mod http_common;
-
 use piazza_testing::Method;
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 /// Upstream's RFC 1123 subdomain message (`validation.IsDNS1123Subdomain`).
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";

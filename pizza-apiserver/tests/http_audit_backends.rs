@@ -2,12 +2,10 @@
 //! `--audit-log-maxbackup` backups, and the batching webhook receives `EventList`s; a dead
 //! webhook never blocks requests and its drops are counted in /metrics.
 
-mod http_common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{TestClient, TestServer};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

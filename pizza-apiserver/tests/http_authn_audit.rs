@@ -3,11 +3,9 @@
 //! impersonated user, and bodies at the levels that ask for them; every response carries
 //! `Audit-Id`.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{HttpVersion, Method, TestCa, TestServer};
 use serde_json::Value;
 

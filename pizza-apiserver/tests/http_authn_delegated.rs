@@ -4,12 +4,10 @@
 //! and front-proxy settings read (and re-read) from the extension-apiserver-authentication
 //! ConfigMap.
 
-mod http_common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{Endpoint, HttpVersion, KubeDouble, Outage, ReviewedUser, TestCa, TestServer};
 
 struct Delegated {

@@ -1,9 +1,7 @@
 //! Impersonation over real TLS: `Impersonate-*` headers, each authorized as verb
 //! `impersonate`; the impersonated user (with its groups) is who the final authorization sees.
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{HttpVersion, TestCa, TestServer};
 
 fn message(response: &piazza_testing::TestResponse) -> String {

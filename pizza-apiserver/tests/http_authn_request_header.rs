@@ -4,11 +4,9 @@
 //! were absent: the best-known aggregated-server bug (`X-Remote-User: admin`,
 //! `X-Remote-Group: system:masters` from anyone) must grant nothing.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{HttpVersion, TestCa, TestClient, TestServer};
 
 /// The forged identity of the famous bug.

@@ -2,12 +2,10 @@
 //! (`--http2-max-streams-per-connection`), rapid-reset protection, and upgrade requests that
 //! are refused closing their connection.
 
-mod http_common;
-
 use std::time::Duration;
 
+use crate::http_common::*;
 use bytes::Bytes;
-use http_common::*;
 use piazza_testing::{TestClient, TestServer};
 
 async fn start_with(args: &[&str]) -> TestServer {

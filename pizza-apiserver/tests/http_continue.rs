@@ -2,9 +2,8 @@
 //! message and an "inconsistent continue" token in the Status, which continues the list at
 //! the latest revision.
 
-mod http_common;
-
-use http_common::{create_pizza, pizzas, seed_toppings, start};
+use crate::http_common;
+use crate::http_common::{create_pizza, pizzas, seed_toppings, start};
 
 #[tokio::test]
 async fn an_expired_continue_token_is_410_with_an_inconsistent_continue_token() {

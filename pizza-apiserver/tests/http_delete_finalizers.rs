@@ -4,14 +4,12 @@
 //! MODIFIED, then DELETED. Also: `propagationPolicy` / `orphanDependents` validation,
 //! preconditions, and `dryRun=All`, with upstream's codes and messages.
 
-mod http_common;
-
 use std::time::Duration;
 
 use piazza_testing::{Method, TestClient, TestResponse};
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 async fn delete_with(client: &TestClient, path: &str, options: &Value) -> TestResponse {
     let body = serde_json::to_vec(options).unwrap();

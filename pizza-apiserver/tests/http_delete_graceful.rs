@@ -5,15 +5,13 @@
 //! upstream's `handlers/delete.go`: 200 with the object while it stays, 200 with a Status
 //! once it is gone, 202 only for `orphanDependents: false` on an object that stays.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
 use piazza::core::k8s_openapi::jiff;
 use piazza_testing::{Method, TestClient, TestResponse};
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 /// `DELETE path` with a JSON DeleteOptions body.
 async fn delete_with(client: &TestClient, path: &str, options: &Value) -> TestResponse {

@@ -1,11 +1,9 @@
 //! Discovery (legacy and aggregated), `/version` and OpenAPI over real HTTPS, in the shapes
 //! kube-aggregator, kubectl and client-go expect.
 
-mod http_common;
-
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 /// `discovery.StorageVersionHash(group, "v1beta1", "Pizza")`: base64 of the first 8 bytes of
 /// sha256("restaurant.programming-kubernetes.info/v1beta1/Pizza"), computed independently.

@@ -1,12 +1,10 @@
 //! Error responses over real HTTPS: each one a `metav1.Status` with the code, reason,
 //! message and details upstream kube-apiserver would send for the same request.
 
-mod http_common;
-
 use piazza_testing::{Bytes, HttpVersion, Method};
 use serde_json::json;
 
-use http_common::*;
+use crate::http_common::*;
 
 /// The generic 404 of go-restful and the discovery handlers (`NewGenericServerResponse`).
 const NOT_FOUND: &str = "the server could not find the requested resource";

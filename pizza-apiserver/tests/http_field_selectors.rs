@@ -1,15 +1,14 @@
 //! Field selectors on the Pizza's declared selectable fields (`status.phase`, `spec.slices`)
 //! over HTTP, for lists and watches, as upstream's CRD `selectableFields`.
 
-mod http_common;
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use piazza_testing::TestClient;
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 /// The names in a list, in order.
 fn names(list: &Value) -> Vec<&str> {

@@ -1,9 +1,7 @@
 //! `/healthz`, `/livez` and `/readyz` over real HTTPS, in upstream's text format
 //! (`k8s.io/apiserver/pkg/server/healthz`).
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 
 #[tokio::test]
 async fn health_endpoints_answer_ok() {

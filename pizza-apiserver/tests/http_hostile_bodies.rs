@@ -1,12 +1,10 @@
 //! Hostile request bodies over real TLS: oversized, deeply nested, alias bombs and huge
 //! patches each get a 4xx `metav1.Status` quickly, and the server keeps serving.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
+use crate::http_common::*;
 use bytes::Bytes;
-use http_common::*;
 use piazza_testing::{Method, TestClient, TestResponse};
 
 /// Every hostile body must be answered within this.

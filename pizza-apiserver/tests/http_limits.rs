@@ -1,11 +1,9 @@
 //! Max-in-flight over real TLS: a full pool answers 429 with `Retry-After: 1` at once, while
 //! a watch keeps streaming and `system:masters` is still served.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use crate::http_common::*;
 use piazza_testing::{Method, TestClient, TestServer};
 
 async fn start_limited(args: &[&str]) -> TestServer {

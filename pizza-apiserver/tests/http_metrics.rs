@@ -1,7 +1,7 @@
 //! `/metrics`: the watch cache's counters in the Prometheus text format, for authorized
 //! users only.
 
-mod http_common;
+use crate::http_common;
 
 #[tokio::test]
 async fn metrics_expose_the_watch_cache_counters() {

@@ -2,14 +2,12 @@
 //! merge strategies the sample types declare, the directives, the errors upstream answers
 //! with, and the OpenAPI extensions that make clients choose it.
 //!
-//! Run with `cargo test -p pizza-apiserver --all-features --test http_patch`.
-
-mod http_common;
+//! Run with `cargo test -p pizza-apiserver --all-features --test integration http_patch::`.
 
 use piazza_testing::{Bytes, Method, TestClient};
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 const SMP: &str = "application/strategic-merge-patch+json";
 

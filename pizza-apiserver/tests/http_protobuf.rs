@@ -2,8 +2,6 @@
 //! Status errors, DeleteOptions, PartialObjectMetadata and `;stream=watch` watches, request
 //! bodies on create and update, and negotiation with a JSON fallback.
 
-mod http_common;
-
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +15,7 @@ use piazza::meta::{DeleteOptions, ObjectMeta, Preconditions, Status};
 use piazza_testing::{TestClient, TestResponse};
 use pizza_apiserver::apis::pizza::v1beta1::{Pizza, PizzaSpec, PizzaTopping};
 
-use http_common::*;
+use crate::http_common::*;
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 

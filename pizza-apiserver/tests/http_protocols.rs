@@ -1,11 +1,9 @@
 //! HTTP/1.1 and HTTP/2 (chosen by ALPN) serve the same API.
 
-mod http_common;
-
 use piazza_testing::{HttpVersion, Version};
 use serde_json::json;
 
-use http_common::*;
+use crate::http_common::*;
 
 #[tokio::test]
 async fn both_http_versions_serve_the_api() {

@@ -1,13 +1,11 @@
 //! Graceful shutdown over real sockets: open watches end cleanly, an in-flight request
 //! completes, and the listener stops accepting connections.
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
 use piazza_testing::{ClientError, Method};
 
-use http_common::*;
+use crate::http_common::*;
 
 #[tokio::test]
 async fn shutdown_ends_watches_drains_requests_and_refuses_new_connections() {

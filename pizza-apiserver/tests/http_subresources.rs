@@ -2,13 +2,11 @@
 //! the `bake` action and the streaming `oven` log; 404 for unknown subresources, 405 for
 //! verbs a subresource does not serve; discovery; and authorization seeing the subresource.
 
-mod http_common;
-
 use std::time::Duration;
 
+use crate::http_common::*;
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use http_common::*;
 use piazza_testing::{Method, TestClient};
 use serde_json::json;
 

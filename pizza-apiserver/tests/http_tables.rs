@@ -1,9 +1,7 @@
 //! Server-side printing: `as=Table` for get, list and watch, and the
 //! `PartialObjectMetadata[List]` views.
 
-mod http_common;
-
-use http_common::{create_pizza, pizza, pizzas, seed_toppings, start};
+use crate::http_common::{create_pizza, pizza, pizzas, seed_toppings, start};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 

@@ -1,13 +1,11 @@
 //! Watch over real HTTPS: newline-delimited JSON `WatchEvent`s with upstream's semantics
 //! (`storage/testing/watcher_tests.go`, `endpoints/handlers/watch.go`).
 
-mod http_common;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use http_common::*;
+use crate::http_common::*;
 
 fn names_of(events: &[Value]) -> Vec<(String, String)> {
     events

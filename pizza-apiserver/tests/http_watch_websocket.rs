@@ -2,8 +2,6 @@
 //! websocket` is switched and each event is one text message holding the same JSON as a
 //! line of the chunked stream.
 
-mod http_common;
-
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -13,7 +11,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{WebSocketStream, client_async};
 
-use http_common::*;
+use crate::http_common::*;
 
 /// The client's end of a WebSocket.
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}

@@ -6,14 +6,12 @@
 //! - a pending graceful deletion survives a restart of the server on the same data dir, and
 //!   is finished by another replica on the same etcd when the one that started it is gone.
 //!
-//! Run with `cargo test -p pizza-apiserver --test kubectl_delete`.
-
-mod support;
+//! Run with `cargo test -p pizza-apiserver --test integration kubectl_delete::`.
 
 use std::time::{Duration, Instant};
 
+use crate::support::{GROUP, Kubectl, Server, TIMEOUT, TempDir, example, pizza_json, poll};
 use serde_json::{Value, json};
-use support::{GROUP, Kubectl, Server, TIMEOUT, TempDir, example, pizza_json, poll};
 
 /// One server with its kubectl and the example toppings; the server dies before its dir.
 struct Env {

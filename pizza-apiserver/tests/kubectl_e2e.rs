@@ -4,19 +4,18 @@
 //! Each test starts its own server on a free port of 127.0.0.1, so the tests run in
 //! parallel and share nothing.
 //!
-//! Run with `cargo test -p pizza-apiserver --test kubectl_e2e`.
+//! Run with `cargo test -p pizza-apiserver --test integration kubectl_e2e::`.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     GROUP, Kubectl, Server, TIMEOUT, TempDir, example, meta, pizza_json, pizzas_path, poll, rv_num,
 };
+use serde_json::{Value, json};
 
 /// One server with its kubectl; fields drop in order, so the server dies before its dir.
 struct Env {

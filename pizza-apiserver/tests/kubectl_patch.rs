@@ -2,15 +2,13 @@
 //! binary: client-side `apply` (a three-way strategic merge patch computed from the server's
 //! OpenAPI), `patch` with each `--type`, `label`, `annotate` and `edit`.
 //!
-//! Run with `cargo test -p pizza-apiserver --all-features --test kubectl_patch`.
-
-mod support;
+//! Run with `cargo test -p pizza-apiserver --all-features --test integration kubectl_patch::`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::support::{GROUP, Kubectl, Server, TempDir, example, meta};
 use serde_json::{Value, json};
-use support::{GROUP, Kubectl, Server, TempDir, example, meta};
 
 /// A server with the example toppings, its data dir and its kubectl. Bind the result as
 /// `let (dir, _server, k)`: locals drop in reverse order, so the server dies before its dir.

@@ -2,12 +2,10 @@
 //! columns, `-o wide` adds the wide ones, and `--chunk-size=2` pages through the list with
 //! `limit`/`continue` yet prints every row once.
 //!
-//! Run with `cargo test -p pizza-apiserver --test kubectl_printing`.
+//! Run with `cargo test -p pizza-apiserver --test integration kubectl_printing::`.
 
-mod support;
-
+use crate::support::{Server, TempDir, example, pizza_json};
 use serde_json::json;
-use support::{Server, TempDir, example, pizza_json};
 
 fn columns(header: &str) -> Vec<&str> {
     header.split_whitespace().collect()

@@ -1,12 +1,10 @@
 //! Subresources driven by the real `kubectl`: `kubectl scale` (the `scale` subresource),
 //! and `--subresource=status|scale` reads and patches.
 //!
-//! Run with `cargo test -p pizza-apiserver --test kubectl_subresources`.
+//! Run with `cargo test -p pizza-apiserver --test integration kubectl_subresources::`.
 
-mod support;
-
+use crate::support::{GROUP, Server, TempDir, example, pizza_json};
 use serde_json::json;
-use support::{GROUP, Server, TempDir, example, pizza_json};
 
 #[test]
 fn kubectl_scale_and_status_subresources() {

@@ -3,7 +3,7 @@
 //! regenerated on purpose:
 //!
 //! ```text
-//! PIAZZA_UPDATE_PROTO=1 cargo test -p pizza-apiserver --all-features --test protobuf_export
+//! PIAZZA_UPDATE_PROTO=1 cargo test -p pizza-apiserver --all-features --test integration protobuf_export::
 //! ```
 
 use std::path::{Path, PathBuf};

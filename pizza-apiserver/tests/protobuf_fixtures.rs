@@ -4,11 +4,10 @@
 //! anew after a deliberate change:
 //!
 //! ```text
-//! PIAZZA_UPDATE_FIXTURES=1 cargo test -p pizza-apiserver --all-features --test protobuf_fixtures
+//! PIAZZA_UPDATE_FIXTURES=1 cargo test -p pizza-apiserver --all-features --test integration protobuf_fixtures::
 //! ```
 
-mod protobuf_support;
-
+use crate::protobuf_support;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 

@@ -6,18 +6,16 @@
 //! never skips). CI installs them: `apt-get install -y protobuf-compiler` and
 //! `python3 -m pip install protobuf==4.21.12` (the runtime matching protoc 3.21).
 
-mod protobuf_support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::protobuf_support::{pizza_list, pizza_v1alpha1, pizza_v1beta1, restaurant};
 use piazza::codec::protobuf::watch::event_frame;
 use piazza::codec::protobuf::{ObjectList, decode_object, encode_object};
 use piazza::codec::watch::WatchEventType;
 use piazza::meta::ListMeta;
 use pizza_apiserver::apis::pizza::v1alpha1;
 use pizza_apiserver::apis::proto::all_files;
-use protobuf_support::{pizza_list, pizza_v1alpha1, pizza_v1beta1, restaurant};
 
 const SCRIPT: &str = r#"
 import json, struct, sys

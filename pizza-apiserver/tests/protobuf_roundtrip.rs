@@ -2,10 +2,9 @@
 //! roundtrip tests: random objects encode → decode → equal, and encoding the decoded object
 //! gives the same bytes (encoding is deterministic).
 
-mod protobuf_support;
-
 use std::collections::BTreeMap;
 
+use crate::protobuf_support::{restaurant, type_meta};
 use piazza::codec::Format;
 use piazza::codec::protobuf::{ObjectList, Protobuf, decode_object, encode_object};
 use piazza::codec::{decode_object as decode_text, encode_object as encode_text};
@@ -15,7 +14,6 @@ use pizza_apiserver::apis::{menu, pizza, topping};
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
-use protobuf_support::{restaurant, type_meta};
 
 fn text() -> impl Strategy<Value = String> {
     "[a-z0-9.-]{0,12}"

@@ -3,12 +3,11 @@
 //! - resourceVersions agree across replicas;
 //! - concurrent compare-and-swap updates through both replicas lose no update.
 
-mod support;
-
+use crate::support;
 use std::thread;
 
+use crate::support::{GROUP, Server, TIMEOUT, TempDir, example, pizzas_path, poll};
 use piazza_storage_etcd::testing::EtcdServer;
-use support::{GROUP, Server, TIMEOUT, TempDir, example, pizzas_path, poll};
 
 fn replica(label: &str, etcd: &EtcdServer) -> (TempDir, Server) {
     let root = TempDir::new(label);

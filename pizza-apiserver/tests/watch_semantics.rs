@@ -8,8 +8,7 @@
 //! are not trusted), `sendInitialEvents` with the `k8s.io/initial-events-end` bookmark, a
 //! compacted start (terminal 410), and a slow watcher that never stalls another.
 
-mod watch_semantics_cases;
-
+use crate::watch_semantics_cases;
 use std::sync::Arc;
 
 use piazza::storage::Storage;
