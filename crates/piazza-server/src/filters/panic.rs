@@ -1,16 +1,19 @@
-//! Panic recovery: a panic anywhere below becomes a 500 `metav1.Status`, and the
-//! connection survives.
+//! Panic recovery: a panic anywhere below becomes a 500, and the connection survives. The
+//! answer is upstream's (`WithPanicRecovery`): plain text that points at the logs, not a
+//! `metav1.Status`, so nothing about the panic reaches the client.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
-use piazza_codec::Format;
-use piazza_core::ApiError;
 
 use super::{FilterFuture, Next};
 use crate::body::{Request, Response};
-use crate::response::error_response;
+use crate::response::text_response;
+
+/// The body of the answer to a request whose handling panicked, as upstream words it
+/// (followed by a newline, as Go's `http.Error` writes it).
+pub const PANIC_ANSWER: &str = "This request caused apiserver to panic. Look in the logs for details.\n";
 
 /// The filter function, a step. A panic while the rest of the chain starts (steps and the
 /// resource handler do their checks before their first poll) or while its future runs
@@ -25,7 +28,7 @@ pub fn recover_panics(request: Request, next: Next) -> FilterFuture {
             Err(panic) => {
                 let message = panic_message(panic.as_ref());
                 tracing::error!(path = %uri.path(), %message, "handler panicked");
-                error_response(&ApiError::internal("an unexpected panic occurred"), Format::Json)
+                text_response(500, PANIC_ANSWER)
             }
         }
     })
