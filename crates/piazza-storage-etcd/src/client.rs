@@ -2,6 +2,7 @@
 //! errors sorted into [`EtcdError`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
@@ -12,6 +13,7 @@ use piazza_storage::{Revision, StorageError};
 
 use crate::error::{EtcdError, unexpected};
 use crate::keys::{from_etcd, to_etcd};
+use crate::revision_reads::{ProbeError, RevisionProbe};
 
 /// The largest response accepted, as kube-apiserver's `MaxCallRecvMsgSize` (`math.MaxInt32`).
 const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
@@ -92,6 +94,18 @@ impl Conn {
             Ok(0) => Err(unexpected("reading the current revision", "etcd sent no response header")),
             Ok(revision) => Ok(revision),
             Err(e) => Err(e.into_storage("reading the current revision from etcd")),
+        }
+    }
+}
+
+impl RevisionProbe for Conn {
+    async fn read_current(&self) -> Result<Revision, ProbeError> {
+        match self.probe(0).await {
+            Ok(0) => Err(ProbeError::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                "etcd sent no response header",
+            ))),
+            Ok(revision) => Ok(revision),
+            Err(e) => Err(Arc::new(e) as ProbeError),
         }
     }
 }

@@ -24,6 +24,26 @@ pub(crate) enum EtcdError {
 
 // === impl EtcdError ===
 
+impl std::fmt::Display for EtcdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EtcdError::Compacted => f.write_str(COMPACTED),
+            EtcdError::FutureRevision => f.write_str(FUTURE_REVISION),
+            EtcdError::Timeout(after) => write!(f, "etcd did not answer within {after:?}"),
+            EtcdError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EtcdError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EtcdError::Other(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
 impl EtcdError {
     /// Sorts an etcd-client error.
     pub(crate) fn classify(error: etcd_client::Error) -> Self {

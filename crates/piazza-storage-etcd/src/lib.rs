@@ -60,6 +60,7 @@ mod keys;
 mod options;
 mod progress;
 mod read;
+mod revision_reads;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,6 +12,7 @@ use tokio::sync::watch as signal;
 use crate::client::Conn;
 use crate::error::EtcdError;
 use crate::options::EtcdOptions;
+use crate::revision_reads::RevisionReads;
 use crate::transport::connect_client;
 use crate::{compaction, read, watch, write};
 
@@ -21,6 +22,8 @@ use crate::{compaction, read, watch, write};
 /// compactor and ends every watch stream.
 pub struct EtcdStore {
     conn: Conn,
+    /// Current-revision reads, shared by the callers that ask at the same time.
+    revisions: RevisionReads<Conn>,
     options: EtcdOptions,
     /// Whether watches ask etcd for progress notifications ([`EtcdOptions::progress_notify`],
     /// resolved at connect time).
@@ -69,7 +72,8 @@ impl EtcdStore {
         if !options.compaction_interval.is_zero() {
             tokio::spawn(compaction::run(conn.clone(), options.compaction_interval, stopped.clone()));
         }
-        Ok(Arc::new(EtcdStore { conn, options, progress_notify, _shutdown: shutdown, stopped }))
+        let revisions = RevisionReads::new(conn.clone());
+        Ok(Arc::new(EtcdStore { conn, revisions, options, progress_notify, _shutdown: shutdown, stopped }))
     }
 
     /// The options the store was connected with.
@@ -119,7 +123,7 @@ impl Storage for EtcdStore {
         // "From now" is from the current revision, read so that a re-watch has a place to
         // resume from.
         let (seen, verify) = match after_revision {
-            0 => (self.conn.current_revision().await?, false),
+            0 => (self.revisions.current().await?, false),
             after => (after, true),
         };
         let settings =
@@ -127,8 +131,10 @@ impl Storage for EtcdStore {
         Ok(watch::stream(self.conn.clone(), prefix, seen, verify, settings, self.stopped.clone()))
     }
 
+    /// A linearizable read of etcd's revision, shared with the callers that ask at the same
+    /// time (see `revision_reads`).
     async fn current_revision(&self) -> Result<Revision, StorageError> {
-        self.conn.current_revision().await
+        self.revisions.current().await
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
