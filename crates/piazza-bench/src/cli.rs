@@ -332,6 +332,10 @@ pub struct SuiteArgs {
     /// Scenarios to run (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<ScenarioName>,
+    /// Run each scenario and its limit this many times, alternating, and report the round
+    /// with the median ratio and the spread of all rounds (for noisy machines).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
     /// Write the Markdown table here as well.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -542,6 +546,14 @@ mod tests {
         assert_eq!(s.list_sizes, [10, 20]);
         assert_eq!(s.only, [ScenarioName::Get, ScenarioName::Watch]);
         assert_eq!(s.out, Some(PathBuf::from("o.md")));
+        assert_eq!(s.rounds, 1);
+
+        let cli = parse(&["suite", "--kubeconfig", "k", "--rounds", "5"]).unwrap();
+        let Command::Suite(s) = cli.command else { panic!("not suite") };
+        assert_eq!(s.rounds, 5);
+        for hostile in ["0", "101", "-1", "many", "4294967296"] {
+            assert!(parse(&["suite", "--kubeconfig", "k", "--rounds", hostile]).is_err(), "{hostile}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! | LIST N (both paths), LIST limit | transport with a body the size of that list |
 //! | CREATE, UPDATE | raw etcd transactions with `--etcd-endpoints`, else raw embedded commits |
 //! | mixed, watch | none (absolute figures) |
+//!
+//! `--rounds N` repeats each block of a limit and its scenarios N times (see [`rounds`]).
 
+pub mod rounds;
 pub mod table;
 
 use std::time::Duration;
@@ -18,6 +21,7 @@ use crate::report::Report;
 use crate::runner::Limits;
 use crate::scenario::{self, DEFAULT_UPDATE_OBJECTS, Scenarios};
 
+use self::rounds::Round;
 use self::table::{Header, Row};
 
 /// Runs the suite; returns the Markdown (also written to `--out`).
@@ -33,78 +37,91 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
     let mut rows = Vec::new();
 
     let pizza_size = scenarios.pizza_size().await?;
+    let transport = |size: usize| baseline::transport(size, Placement::ChildProcess, &load, protocol);
     if wanted(ScenarioName::Get) {
-        let limit =
-            progress(baseline::transport(pizza_size, Placement::ChildProcess, &load, protocol).await?);
-        let get = progress(scenarios.get(limits).await?);
-        rows.push(Row { report: get, limit: Some(limit_of("transport", &limit)) });
-        rows.push(Row { report: limit, limit: None });
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds {
+            let limit = progress(transport(pizza_size).await?);
+            let get = progress(scenarios.get(limits).await?);
+            rounds.push(Round { limit, runs: vec![get] });
+        }
+        rows.extend(rounds::rows("transport", &rounds));
     }
     for &n in &args.list_sizes {
         if !wanted(ScenarioName::List) {
             break;
         }
-        let consistent = progress(scenarios.list(n, false, limits).await?);
-        let cached = progress(scenarios.list(n, true, limits).await?);
-        let limit = progress(
-            baseline::transport(body_size(&consistent), Placement::ChildProcess, &load, protocol).await?,
-        );
-        rows.push(Row { report: consistent, limit: Some(limit_of("transport", &limit)) });
-        rows.push(Row { report: cached, limit: Some(limit_of("transport", &limit)) });
-        rows.push(Row { report: limit, limit: None });
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds {
+            let consistent = progress(scenarios.list(n, false, limits).await?);
+            let cached = progress(scenarios.list(n, true, limits).await?);
+            let limit = progress(transport(body_size(&consistent)).await?);
+            rounds.push(Round { limit, runs: vec![consistent, cached] });
+        }
+        rows.extend(rounds::rows("transport", &rounds));
     }
     if wanted(ScenarioName::ListLimit) {
         let n = args.list_sizes.iter().copied().max().unwrap_or(scenario::DEFAULT_LIST_LIMIT_OBJECTS);
-        let page = progress(scenarios.list_limit(n, limits).await?);
-        let limit =
-            progress(baseline::transport(body_size(&page), Placement::ChildProcess, &load, protocol).await?);
-        rows.push(Row { report: page, limit: Some(limit_of("transport", &limit)) });
-        rows.push(Row { report: limit, limit: None });
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds {
+            let page = progress(scenarios.list_limit(n, limits).await?);
+            let limit = progress(transport(body_size(&page)).await?);
+            rounds.push(Round { limit, runs: vec![page] });
+        }
+        rows.extend(rounds::rows("transport", &rounds));
     }
     if wanted(ScenarioName::Create) || wanted(ScenarioName::Update) {
-        let embedded = progress(baseline::embedded(args.embedded_dir.as_deref(), pizza_size, &load).await?);
-        let etcd = match args.etcd_endpoints.as_slice() {
-            [] => None,
-            endpoints => Some(progress(baseline::etcd(endpoints, pizza_size, &load, false, false).await?)),
-        };
-        // For reference, not a limit: the same transactions while one watcher receives them,
-        // which etcd pays for any API server (its watch cache).
-        let etcd_watched = match args.etcd_endpoints.as_slice() {
-            [] => None,
-            endpoints => Some(progress(baseline::etcd(endpoints, pizza_size, &load, false, true).await?)),
-        };
-        // The server's own backend is the limit: etcd when its endpoints are given.
-        let limit = match &etcd {
-            Some(etcd) => limit_of("etcd txn", etcd),
-            None => limit_of("embedded commit", &embedded),
-        };
-        if wanted(ScenarioName::Create) {
-            rows.push(Row { report: progress(scenarios.create(limits).await?), limit: Some(limit.clone()) });
+        let endpoints = args.etcd_endpoints.as_slice();
+        // The server's own backend is the limit: etcd when its endpoints are given. The
+        // other figures are for reference and run once.
+        let mut references = Vec::new();
+        let mut rounds = Vec::new();
+        let embedded = || baseline::embedded(args.embedded_dir.as_deref(), pizza_size, &load);
+        for round in 0..args.rounds {
+            let limit = if endpoints.is_empty() {
+                progress(embedded().await?)
+            } else {
+                if round == 0 {
+                    references.push(progress(embedded().await?));
+                }
+                progress(baseline::etcd(endpoints, pizza_size, &load, false, false).await?)
+            };
+            let mut runs = Vec::new();
+            if wanted(ScenarioName::Create) {
+                runs.push(progress(scenarios.create(limits).await?));
+            }
+            if wanted(ScenarioName::Update) {
+                runs.push(progress(scenarios.update(DEFAULT_UPDATE_OBJECTS, limits).await?));
+            }
+            rounds.push(Round { limit, runs });
         }
-        if wanted(ScenarioName::Update) {
-            let update = progress(scenarios.update(DEFAULT_UPDATE_OBJECTS, limits).await?);
-            rows.push(Row { report: update, limit: Some(limit) });
+        if !endpoints.is_empty() {
+            // Not a limit: the same transactions while one watcher receives them, which
+            // etcd pays for any API server (its watch cache).
+            references.push(progress(baseline::etcd(endpoints, pizza_size, &load, false, true).await?));
         }
-        rows.push(Row { report: embedded, limit: None });
-        rows.extend(etcd.into_iter().chain(etcd_watched).map(|report| Row { report, limit: None }));
+        let limit_name = if endpoints.is_empty() { "embedded commit" } else { "etcd txn" };
+        rows.extend(rounds::rows(limit_name, &rounds));
+        rows.extend(references.into_iter().map(Row::plain));
     }
     if wanted(ScenarioName::Mixed) {
-        rows.push(Row { report: progress(scenarios.mixed(limits).await?), limit: None });
+        rows.push(Row::plain(progress(scenarios.mixed(limits).await?)));
     }
     if wanted(ScenarioName::Watch) {
         let config = scenario::watch_config(&args.watch, limits.duration);
-        rows.push(Row { report: progress(scenarios.watch(config).await?), limit: None });
+        rows.push(Row::plain(progress(scenarios.watch(config).await?)));
     }
 
     let header = Header {
         machine: machine(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         settings: format!(
-            "{}, -c {}, -z {:?}, h2 connections {}",
+            "{}, -c {}, -z {:?}, h2 connections {}, rounds {}",
             scenarios.client().version().name(),
             load.concurrency,
             limits.duration,
-            protocol.connections
+            protocol.connections,
+            args.rounds
         ),
     };
     let markdown = table::render(&header, &rows);
@@ -113,10 +130,6 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
             .map_err(|e| BenchError::io(format!("writing {}", out.display()), e))?;
     }
     Ok(markdown)
-}
-
-fn limit_of(name: &str, report: &Report) -> (String, f64) {
-    (name.to_owned(), report.throughput)
 }
 
 /// Average response body size of a run.

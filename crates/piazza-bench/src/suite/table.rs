@@ -11,6 +11,16 @@ pub struct Row {
     pub report: Report,
     /// The name and throughput of its limit.
     pub limit: Option<(String, f64)>,
+    /// The ratio of every round when the block ran more than once (`--rounds`); the run
+    /// shown is the one of the median round.
+    pub round_ratios: Vec<f64>,
+}
+
+impl Row {
+    /// A row with no limit.
+    pub fn plain(report: Report) -> Row {
+        Row { report, limit: None, round_ratios: Vec::new() }
+    }
 }
 
 /// Facts printed above the table.
@@ -32,6 +42,16 @@ fn rate(v: f64) -> String {
     if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
 
+/// ` (median of N rounds: lo–hi %)`, or nothing for a single round.
+fn spread(ratios: &[f64]) -> String {
+    if ratios.len() < 2 {
+        return String::new();
+    }
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(" (median of {} rounds: {:.0}–{:.0} %)", ratios.len(), 100.0 * lo, 100.0 * hi)
+}
+
 /// Renders the header, the main table, and the watch details when there are any.
 pub fn render(header: &Header, rows: &[Row]) -> String {
     let mut out = String::new();
@@ -48,7 +68,9 @@ pub fn render(header: &Header, rows: &[Row]) -> String {
         let r = &row.report;
         let (limit, limit_rate, ratio) = match &row.limit {
             Some((name, limit_rate)) if *limit_rate > 0.0 => {
-                (name.clone(), rate(*limit_rate), format!("{:.0} %", 100.0 * r.throughput / limit_rate))
+                let ratio =
+                    format!("{:.0} %{}", 100.0 * r.throughput / limit_rate, spread(&row.round_ratios));
+                (name.clone(), rate(*limit_rate), ratio)
             }
             _ => ("—".into(), "—".into(), "—".into()),
         };
@@ -132,8 +154,12 @@ mod tests {
     #[test]
     fn rows_show_ratios_to_their_limits() {
         let rows = vec![
-            Row { report: report("GET one pizza", 800, 200), limit: Some(("transport".into(), 1000.0)) },
-            Row { report: report("mixed", 50, 404), limit: None },
+            Row {
+                report: report("GET one pizza", 800, 200),
+                limit: Some(("transport".into(), 1000.0)),
+                round_ratios: Vec::new(),
+            },
+            Row::plain(report("mixed", 50, 404)),
         ];
         let md = render(&Header::default(), &rows);
         assert!(md.contains("| GET one pizza | 800 | 2.00 |"), "{md}");
@@ -144,12 +170,23 @@ mod tests {
     }
 
     #[test]
+    fn repeated_rounds_show_the_spread_of_their_ratios() {
+        let row = Row {
+            report: report("GET one pizza", 700, 200),
+            limit: Some(("transport".into(), 1000.0)),
+            round_ratios: vec![0.62, 0.7, 0.81],
+        };
+        let md = render(&Header::default(), &[row]);
+        assert!(md.contains("| transport | 1000 | 70 % (median of 3 rounds: 62–81 %) |"), "{md}");
+    }
+
+    #[test]
     fn watch_rows_get_their_own_table() {
         let mut r = report("watch (2 watchers, 10 writes/s)", 20, 200);
         r.notes.insert("missed".into(), serde_json::json!(0));
         r.notes.insert("writes_acked".into(), serde_json::json!(10));
         r.notes.insert("create_latency".into(), serde_json::json!({"p50_ms": 1.5, "p99_ms": 3.0}));
-        let md = render(&Header::default(), &[Row { report: r, limit: None }]);
+        let md = render(&Header::default(), &[Row::plain(r)]);
         assert!(md.contains("watchers connected"), "{md}");
         assert!(md.contains("(p50 1.50 ms, p99 3.00 ms)"), "{md}");
         assert!(md.contains("| — | 10 |"), "{md}");
