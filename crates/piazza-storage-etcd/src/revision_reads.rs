@@ -201,6 +201,18 @@ mod tests {
             .collect()
     }
 
+    /// Awaits every read and checks that each failed, caused by `source`.
+    async fn assert_failed(
+        reads: Vec<tokio::task::JoinHandle<Result<Revision, StorageError>>>,
+        source: &str,
+    ) {
+        for read in reads {
+            let error = read.await.unwrap().unwrap_err();
+            assert_eq!(error.to_string(), format!("storage backend failure: {CONTEXT}"));
+            assert_eq!(Error::source(&error).map(ToString::to_string).as_deref(), Some(source));
+        }
+    }
+
     #[tokio::test]
     async fn callers_waiting_together_share_one_probe() {
         let (reads, probe) = reads();
@@ -243,12 +255,7 @@ mod tests {
         let failing = spawn_reads(&reads, 3);
         settle().await;
         probe.release.add_permits(1);
-        for read in failing {
-            let error = read.await.unwrap().unwrap_err();
-            assert_eq!(error.to_string(), format!("storage backend failure: {CONTEXT}"));
-            let source = Error::source(&error).map(ToString::to_string);
-            assert_eq!(source.as_deref(), Some("etcdserver: no leader"));
-        }
+        assert_failed(failing, "etcdserver: no leader").await;
         probe.fail.store(false, Ordering::SeqCst);
         probe.revision.store(3, Ordering::SeqCst);
         probe.release.add_permits(1);
@@ -268,13 +275,13 @@ mod tests {
             assert_eq!(read.await.unwrap().unwrap(), 7);
         }
         // Callers that all went away before their probe started cost no probe.
-        let gone = spawn_reads(&reads, 2);
+        let answered = spawn_reads(&reads, 2);
         settle().await;
-        let blocked = spawn_reads(&reads, 2);
+        let aborted = spawn_reads(&reads, 2);
         settle().await;
-        blocked.iter().for_each(|h| h.abort());
+        aborted.iter().for_each(|h| h.abort());
         probe.release.add_permits(1);
-        for read in gone {
+        for read in answered {
             assert_eq!(read.await.unwrap().unwrap(), 7);
         }
         settle().await;
@@ -288,11 +295,7 @@ mod tests {
         let doomed = spawn_reads(&reads, 2);
         settle().await;
         probe.release.add_permits(1);
-        for read in doomed {
-            let error = read.await.unwrap().unwrap_err();
-            let source = Error::source(&error).map(ToString::to_string);
-            assert_eq!(source.as_deref(), Some("the revision probe stopped before answering"));
-        }
+        assert_failed(doomed, "the revision probe stopped before answering").await;
         probe.panic.store(false, Ordering::SeqCst);
         probe.revision.store(9, Ordering::SeqCst);
         probe.release.add_permits(1);
