@@ -11,9 +11,9 @@ use etcd_client::{
 };
 use piazza_storage::{Revision, StorageError};
 
-use crate::error::{EtcdError, unexpected};
+use crate::error::EtcdError;
 use crate::keys::{from_etcd, to_etcd};
-use crate::revision_reads::{ProbeError, RevisionProbe};
+use crate::revision_reads::{CURRENT_REVISION, ProbeError, RevisionProbe};
 
 /// The largest response accepted, as kube-apiserver's `MaxCallRecvMsgSize` (`math.MaxInt32`).
 const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
@@ -89,12 +89,9 @@ impl Conn {
 
     /// The current revision, by a linearizable count-only range (never by progress notify,
     /// which Debian's etcd 3.4.23 cannot be trusted with).
+    /// Unshared: the store's reads go through [`RevisionReads`](crate::revision_reads::RevisionReads).
     pub(crate) async fn current_revision(&self) -> Result<Revision, StorageError> {
-        match self.probe(0).await {
-            Ok(0) => Err(unexpected("reading the current revision", "etcd sent no response header")),
-            Ok(revision) => Ok(revision),
-            Err(e) => Err(e.into_storage("reading the current revision from etcd")),
-        }
+        self.read_current().await.map_err(|e| StorageError::internal(CURRENT_REVISION, e))
     }
 }
 

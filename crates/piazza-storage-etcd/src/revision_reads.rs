@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 pub(crate) type ProbeError = Arc<dyn Error + Send + Sync>;
 
 /// What every caller's error says it was doing.
-const CONTEXT: &str = "reading the current revision from etcd";
+pub(crate) const CURRENT_REVISION: &str = "reading the current revision from etcd";
 
 /// A linearizable read of the current revision.
 pub(crate) trait RevisionProbe: Send + Sync + 'static {
@@ -75,8 +75,10 @@ impl<P: RevisionProbe> RevisionReads<P> {
         }
         match answered.await {
             Ok(Ok(revision)) => Ok(revision),
-            Ok(Err(error)) => Err(StorageError::internal(CONTEXT, error)),
-            Err(_) => Err(StorageError::internal(CONTEXT, "the revision probe stopped before answering")),
+            Ok(Err(error)) => Err(StorageError::internal(CURRENT_REVISION, error)),
+            Err(_) => {
+                Err(StorageError::internal(CURRENT_REVISION, "the revision probe stopped before answering"))
+            }
         }
     }
 
@@ -208,7 +210,7 @@ mod tests {
     ) {
         for read in reads {
             let error = read.await.unwrap().unwrap_err();
-            assert_eq!(error.to_string(), format!("storage backend failure: {CONTEXT}"));
+            assert_eq!(error.to_string(), format!("storage backend failure: {CURRENT_REVISION}"));
             assert_eq!(Error::source(&error).map(ToString::to_string).as_deref(), Some(source));
         }
     }
