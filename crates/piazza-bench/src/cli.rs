@@ -146,21 +146,28 @@ pub enum ScenarioName {
     Watch,
 }
 
-/// The wire format of scenario answers.
+/// The wire format of what a scenario measures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum WireFormat {
     /// application/json.
     #[default]
     Json,
-    /// application/vnd.kubernetes.protobuf for the answers of GET and LIST (the `get`,
-    /// `list*` scenarios and the reads of `mixed`); request bodies, updates and watches
-    /// stay JSON.
+    /// application/vnd.kubernetes.protobuf for everything measured: GET and LIST answers,
+    /// CREATE and UPDATE bodies and answers, and the watch stream; seeding stays JSON.
     Protobuf,
 }
 
 impl WireFormat {
-    /// The Accept header of read requests; `None` keeps the default (JSON).
-    pub fn read_accept(self) -> Option<&'static str> {
+    /// The format's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            WireFormat::Json => "JSON",
+            WireFormat::Protobuf => "protobuf",
+        }
+    }
+
+    /// The Accept header of requests; `None` keeps the default (JSON).
+    pub fn accept(self) -> Option<&'static str> {
         match self {
             WireFormat::Json => None,
             WireFormat::Protobuf => Some("application/vnd.kubernetes.protobuf"),
@@ -510,12 +517,12 @@ mod tests {
         assert_eq!(s.load.requests, Some(50));
         assert_eq!(s.load.concurrency, 16);
         assert_eq!(s.target.format, WireFormat::Json);
-        assert_eq!(s.target.format.read_accept(), None);
+        assert_eq!(s.target.format.accept(), None);
         assert_eq!((s.watch.watchers, s.watch.writes_per_sec), (1000, 100));
 
         let cli = parse(&["scenario", "list", "--kubeconfig", "k", "--format", "protobuf"]).unwrap();
         let Command::Scenario(s) = cli.command else { panic!("not scenario") };
-        assert_eq!(s.target.format.read_accept(), Some("application/vnd.kubernetes.protobuf"));
+        assert_eq!(s.target.format.accept(), Some("application/vnd.kubernetes.protobuf"));
 
         let cli = parse(&["baseline", "etcd", "-c", "8"]).unwrap();
         let Command::Baseline(BaselineCommand::Etcd(e)) = cli.command else { panic!("not etcd") };

@@ -1,6 +1,9 @@
 //! The plain HTTP workload: one request shape, repeated (the `http` mode, GET and LIST
 //! scenarios, the transport baseline).
 
+use std::fmt;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::Method;
 
@@ -16,6 +19,18 @@ pub enum Body {
     Fixed(Bytes),
     /// Rendered per request with its sequence number.
     Template(Template),
+    /// Made per request from its sequence number (e.g. an encoded object with a unique name).
+    Encoded(Encoder),
+}
+
+/// A function from a request's sequence number to its body.
+#[derive(Clone)]
+pub struct Encoder(pub Arc<dyn Fn(u64) -> Bytes + Send + Sync>);
+
+impl fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Encoder(..)")
+    }
 }
 
 /// Repeats one request; the response body is read and dropped.
@@ -71,6 +86,7 @@ impl Workload for HttpWorkload {
         let body = match &self.body {
             Body::Fixed(bytes) => bytes.clone(),
             Body::Template(template) => template.render(seq),
+            Body::Encoded(encoder) => (encoder.0)(seq),
         };
         let mut request = self.client.request(self.method.clone(), &self.path, body, self.content_type);
         if let Some(accept) = self.accept {

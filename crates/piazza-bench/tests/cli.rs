@@ -2,28 +2,13 @@
 //! against a throw-away etcd (no apiserver).
 //! Each run is bounded to about a second.
 
-use std::process::Output;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::bench;
 use piazza_bench::baseline::transport::TransportServer;
 use serde_json::Value;
-
-async fn bench(args: &[&str]) -> Value {
-    let output: Output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
-        .args(args)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run piazza-bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-}
 
 fn assert_clean_run(report: &Value, protocol: &str) {
     assert_eq!(report["protocol"], protocol, "{report:#}");

@@ -16,6 +16,9 @@ pub const JSON: &str = "application/json";
 /// The toppings every seeded pizza names (the `PizzaToppings` admission plugin needs them).
 pub const TOPPINGS: [(&str, f64); 1] = [("salami", 2.0)];
 
+/// Annotation a compare-and-swap update sets to its sequence number.
+pub const BUMP_ANNOTATION: &str = "piazza-bench/seq";
+
 /// Annotation a writer stamps with its wall-clock send time (Unix nanoseconds).
 pub const SENT_AT_ANNOTATION: &str = "piazza-bench/sent-at-ns";
 

@@ -11,6 +11,7 @@
 //! | watch | `-watch` | new ones named `w-<run>-<n>` |
 
 pub mod api;
+pub mod proto;
 pub mod watch;
 pub mod workloads;
 
@@ -21,9 +22,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 
 use self::api::{JSON, object_name, pizza_json, pizza_path, pizzas_path, seed_pizzas, seed_toppings};
+use self::proto::{PROTOBUF, pizza_protobuf};
 use self::watch::WatchConfig;
 use self::workloads::{MixedWorkload, UpdateWorkload};
-use crate::cli::{ScenarioArgs, ScenarioName, TargetArgs};
+use crate::cli::{ScenarioArgs, ScenarioName, TargetArgs, WireFormat};
 use crate::client::Client;
 use crate::error::BenchError;
 use crate::report::Report;
@@ -31,7 +33,7 @@ use crate::rss::Probe;
 use crate::runner::{self, Limits, Workload};
 use crate::setup;
 use crate::template::{Template, run_id};
-use crate::workload::{Body, HttpWorkload};
+use crate::workload::{Body, Encoder, HttpWorkload};
 
 /// Default object count of the `list` scenario.
 pub const DEFAULT_LIST_OBJECTS: usize = 100;
@@ -48,7 +50,7 @@ pub struct Scenarios {
     prefix: String,
     server_pid: Option<u32>,
     seed_concurrency: usize,
-    read_accept: Option<&'static str>,
+    format: WireFormat,
 }
 
 // === impl Scenarios ===
@@ -64,7 +66,7 @@ impl Scenarios {
             prefix: target.namespace_prefix.clone(),
             server_pid: target.server_pid,
             seed_concurrency,
-            read_accept: target.format.read_accept(),
+            format: target.format,
         })
     }
 
@@ -92,12 +94,12 @@ impl Scenarios {
 
     fn get_workload(&self) -> HttpWorkload {
         let path = pizza_path(&self.namespace("get"), &object_name(0));
-        HttpWorkload::get(self.client.clone(), path, "get").accepting(self.read_accept)
+        HttpWorkload::get(self.client.clone(), path, "get").accepting(self.format.accept())
     }
 
     fn list_workload(&self, objects: usize, query: &str) -> HttpWorkload {
         let path = format!("{}{query}", pizzas_path(&self.namespace(&format!("n{objects}"))));
-        HttpWorkload::get(self.client.clone(), path, "list").accepting(self.read_accept)
+        HttpWorkload::get(self.client.clone(), path, "list").accepting(self.format.accept())
     }
 
     fn create_workload(&self) -> HttpWorkload {
@@ -106,20 +108,35 @@ impl Scenarios {
 
     fn create_workload_in_run(&self, run: &str) -> HttpWorkload {
         let namespace = self.namespace("create");
-        let body = Template::new(&pizza_json(&namespace, "c-{run}-{n}", &[]), run);
+        let path = pizzas_path(&namespace);
+        let (body, content_type) = match self.format {
+            WireFormat::Json => {
+                (Body::Template(Template::new(&pizza_json(&namespace, "c-{run}-{n}", &[]), run)), JSON)
+            }
+            WireFormat::Protobuf => {
+                let run = run.to_owned();
+                let encode = move |n: u64| pizza_protobuf(&namespace, &format!("c-{run}-{n}"), &[]);
+                (Body::Encoded(Encoder(Arc::new(encode))), PROTOBUF)
+            }
+        };
         HttpWorkload {
             client: self.client.clone(),
             method: Method::POST,
-            path: pizzas_path(&namespace),
-            body: Body::Template(body),
-            content_type: Some(JSON),
-            accept: None,
+            path,
+            body,
+            content_type: Some(content_type),
+            accept: self.format.accept(),
             label: "create",
         }
     }
 
     fn update_workload(&self, objects: usize) -> UpdateWorkload {
-        UpdateWorkload { client: self.client.clone(), namespace: self.namespace("update"), objects }
+        UpdateWorkload {
+            client: self.client.clone(),
+            namespace: self.namespace("update"),
+            objects,
+            format: self.format,
+        }
     }
 
     /// GET one pizza.
@@ -229,13 +246,16 @@ pub async fn command(args: &ScenarioArgs) -> Result<Vec<Report>, BenchError> {
             vec![scenarios.update(args.objects.unwrap_or(DEFAULT_UPDATE_OBJECTS), limits).await?]
         }
         ScenarioName::Mixed => vec![scenarios.mixed(limits).await?],
-        ScenarioName::Watch => vec![scenarios.watch(watch_config(&args.watch, limits.duration)).await?],
+        ScenarioName::Watch => {
+            vec![scenarios.watch(watch_config(&args.watch, limits.duration, args.target.format)).await?]
+        }
     })
 }
 
 /// The watch scenario's settings from the flags.
-pub fn watch_config(args: &crate::cli::WatchArgs, duration: Duration) -> WatchConfig {
+pub fn watch_config(args: &crate::cli::WatchArgs, duration: Duration, format: WireFormat) -> WatchConfig {
     WatchConfig {
+        format,
         watchers: args.watchers.max(1),
         writes_per_sec: args.writes_per_sec.max(1),
         duration,

@@ -15,7 +15,11 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use piazza::codec::protobuf::watch::FrameDecoder;
+
 use super::api::{JSON, SENT_AT_ANNOTATION, pizza_json, pizzas_path};
+use super::proto::{PROTOBUF, parse_protobuf_event, pizza_protobuf};
+use crate::cli::WireFormat;
 use crate::client::{Client, HttpVersion, Session};
 use crate::error::BenchError;
 use crate::report::{Latency, Recorder, Report, Sample};
@@ -39,6 +43,8 @@ pub struct WatchConfig {
     pub duration: Duration,
     /// How long after the last write to wait for late deliveries.
     pub grace: Duration,
+    /// What the watch stream asks for and the writes send.
+    pub format: WireFormat,
 }
 
 /// What one watcher saw.
@@ -122,7 +128,7 @@ pub async fn run(client: &Client, namespace: &str, config: WatchConfig) -> Resul
             let session = watch_client.session(i);
             let (path, prefix, stop) = (path.clone(), name_prefix.clone(), stop_rx.clone());
             let (connected, progress) = (Arc::clone(&connected), Arc::clone(&progress));
-            tokio::spawn(watcher(session, path, prefix, stop, connected, progress, i))
+            tokio::spawn(watcher(session, path, config.format, prefix, stop, connected, progress, i))
         })
         .collect();
     let deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -204,9 +210,11 @@ async fn list_revision(client: &Client, namespace: &str) -> Result<String, Bench
         .ok_or_else(|| BenchError::Http("list without metadata.resourceVersion".into()))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn watcher(
     mut session: Session,
     path: String,
+    format: WireFormat,
     prefix: String,
     mut stop: watch::Receiver<bool>,
     connected: Arc<AtomicUsize>,
@@ -214,13 +222,19 @@ async fn watcher(
     index: usize,
 ) -> Seen {
     let mut seen = Seen::default();
-    let request = session.client().request(Method::GET, &path, Bytes::new(), None);
+    let mut request = session.client().request(Method::GET, &path, Bytes::new(), None);
+    if let Some(accept) = format.accept() {
+        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+    }
     let response = tokio::select! {
         r = session.send(request) => r,
         _ = stop.changed() => return seen,
     };
-    let mut body = match response {
-        Ok(r) if r.status() == StatusCode::OK => r.into_body(),
+    let (mut body, mut events) = match response {
+        Ok(r) if r.status() == StatusCode::OK => {
+            let events = EventStream::for_content_type(r.headers().get(http::header::CONTENT_TYPE));
+            (r.into_body(), events)
+        }
         Ok(r) => {
             seen.ended_early = Some(format!("status {}", r.status().as_u16()));
             return seen;
@@ -231,7 +245,6 @@ async fn watcher(
         }
     };
     connected.fetch_add(1, Ordering::AcqRel);
-    let mut buffer = BytesMut::new();
     let mut fresh = 0u64;
     loop {
         let frame = tokio::select! {
@@ -253,21 +266,75 @@ async fn watcher(
             }
         };
         let arrived = unix_nanos();
-        buffer.extend_from_slice(&data);
-        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
-            let line = buffer.split_to(end + 1);
-            let Some((i, sent)) = parse_event(&line[..end], &prefix) else { continue };
+        let delivered = events.push(&data, &prefix, |i, sent, size| {
             if seen.mark(i) {
                 fresh += 1;
                 let latency = Duration::from_nanos(arrived.saturating_sub(sent) as u64);
-                seen.recorder.sample(&Sample::new("delivery", 200, line.len() as u64), latency);
+                seen.recorder.sample(&Sample::new("delivery", 200, size as u64), latency);
             } else {
                 seen.duplicates += 1;
             }
-        }
+        });
         progress[index].store(fresh, Ordering::Release);
+        if let Err(e) = delivered {
+            seen.ended_early = Some(format!("watch stream: {e}"));
+            break;
+        }
     }
     seen
+}
+
+/// Splits a watch stream into events, in the format the server answered with: JSON lines,
+/// or protobuf frames (`application/vnd.kubernetes.protobuf;stream=watch`).
+enum EventStream {
+    /// Newline-delimited JSON; the bytes after the last newline.
+    Json(BytesMut),
+    /// Length-prefixed `WatchEvent` frames.
+    Protobuf(FrameDecoder),
+}
+
+impl EventStream {
+    fn for_content_type(content_type: Option<&http::HeaderValue>) -> EventStream {
+        let protobuf = content_type.and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(PROTOBUF));
+        if protobuf {
+            EventStream::Protobuf(FrameDecoder::default())
+        } else {
+            EventStream::Json(BytesMut::new())
+        }
+    }
+
+    /// Feeds `data`; for each complete `ADDED` event of a pizza named `<prefix><i>`, calls
+    /// `found(i, sent at, event size)`. A protobuf frame that cannot be decoded (or is over
+    /// 16 MiB) ends the stream with an error.
+    fn push(
+        &mut self,
+        data: &[u8],
+        prefix: &str,
+        mut found: impl FnMut(usize, u128, usize),
+    ) -> Result<(), String> {
+        match self {
+            EventStream::Json(buffer) => {
+                buffer.extend_from_slice(data);
+                while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+                    let line = buffer.split_to(end + 1);
+                    if let Some((i, sent)) = parse_event(&line[..end], prefix) {
+                        found(i, sent, line.len());
+                    }
+                }
+            }
+            EventStream::Protobuf(decoder) => {
+                decoder.push(data);
+                loop {
+                    let before = decoder.pending();
+                    let Some(event) = decoder.next_event().map_err(|e| e.message)? else { break };
+                    if let Some((i, sent)) = parse_protobuf_event(&event, prefix) {
+                        found(i, sent, before - decoder.pending());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the writer did.
@@ -295,10 +362,14 @@ async fn write(client: &Client, namespace: &str, prefix: &str, config: WatchConf
                 loop {
                     let Some(i) = rx.lock().await.recv().await else { break };
                     let stamp = [(SENT_AT_ANNOTATION, unix_nanos().to_string())];
-                    let body = pizza_json(&namespace, &format!("{prefix}{i}"), &stamp);
+                    let name = format!("{prefix}{i}");
+                    let (body, content_type) = match config.format {
+                        WireFormat::Json => (Bytes::from(pizza_json(&namespace, &name, &stamp)), JSON),
+                        WireFormat::Protobuf => (pizza_protobuf(&namespace, &name, &stamp), PROTOBUF),
+                    };
                     let began = Instant::now();
                     let result =
-                        session.discard(client.request(Method::POST, &path, body.into(), Some(JSON))).await;
+                        session.discard(client.request(Method::POST, &path, body, Some(content_type))).await;
                     let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
                     match result {
                         Ok((status, _)) if status == StatusCode::CREATED => {

@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
-use super::api::{JSON, object_name, pizza_path};
+use super::api::{BUMP_ANNOTATION, JSON, object_name, pizza_path};
+use super::proto::{PROTOBUF, bump_protobuf};
+use crate::cli::WireFormat;
 use crate::client::{Client, RequestError, Session};
 use crate::report::Sample;
 use crate::runner::Workload;
@@ -20,6 +22,8 @@ pub struct UpdateWorkload {
     pub namespace: String,
     /// How many objects (`pizza-0` …).
     pub objects: usize,
+    /// What the GET asks for and the PUT sends.
+    pub format: WireFormat,
 }
 
 impl UpdateWorkload {
@@ -28,13 +32,19 @@ impl UpdateWorkload {
         let mut conflicts = 0;
         let mut bytes = 0;
         for _ in 0..MAX_ATTEMPTS {
-            let got = session.fetch(self.client.request(Method::GET, &path, Bytes::new(), None)).await?;
+            let get = accepting(self.client.request(Method::GET, &path, Bytes::new(), None), self.format);
+            let got = session.fetch(get).await?;
             bytes += got.body.len() as u64;
             if got.status != StatusCode::OK {
                 return Ok(Sample { label: "update", status: got.status.as_u16(), bytes, conflicts });
             }
-            let body = bump(&got.body, seq).map_err(|e| RequestError(format!("decoding GET: {e}")))?;
-            let put = self.client.request(Method::PUT, &path, body, Some(JSON));
+            let (body, content_type) = match self.format {
+                WireFormat::Json => (bump(&got.body, seq).map_err(|e| e.to_string()), JSON),
+                WireFormat::Protobuf => (bump_protobuf(&got.body, seq), PROTOBUF),
+            };
+            let body = body.map_err(|e| RequestError(format!("decoding GET: {e}")))?;
+            let put =
+                accepting(self.client.request(Method::PUT, &path, body, Some(content_type)), self.format);
             let (status, put_bytes) = session.discard(put).await?;
             bytes += put_bytes;
             if status != StatusCode::CONFLICT {
@@ -46,13 +56,21 @@ impl UpdateWorkload {
     }
 }
 
+/// `request` asking for answers in `format`.
+fn accepting<B>(mut request: http::Request<B>, format: WireFormat) -> http::Request<B> {
+    if let Some(accept) = format.accept() {
+        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
+    }
+    request
+}
+
 /// The object with annotation `piazza-bench/seq` set to `seq` (a real change every time).
 pub fn bump(object: &[u8], seq: u64) -> Result<Bytes, serde_json::Error> {
     let mut value: serde_json::Value = serde_json::from_slice(object)?;
     if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         let annotations = metadata.entry("annotations").or_insert_with(|| serde_json::json!({}));
         if let Some(map) = annotations.as_object_mut() {
-            map.insert("piazza-bench/seq".into(), serde_json::Value::String(seq.to_string()));
+            map.insert(BUMP_ANNOTATION.into(), serde_json::Value::String(seq.to_string()));
         }
     }
     serde_json::to_vec(&value).map(Bytes::from)

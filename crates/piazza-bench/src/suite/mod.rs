@@ -108,7 +108,7 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         rows.push(Row::plain(progress(scenarios.mixed(limits).await?)));
     }
     if wanted(ScenarioName::Watch) {
-        let config = scenario::watch_config(&args.watch, limits.duration);
+        let config = scenario::watch_config(&args.watch, limits.duration, args.target.format);
         rows.push(Row::plain(progress(scenarios.watch(config).await?)));
     }
 
@@ -116,8 +116,9 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         machine: machine(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         settings: format!(
-            "{}, -c {}, -z {:?}, h2 connections {}, rounds {}",
+            "{}, {}, -c {}, -z {:?}, h2 connections {}, rounds {}",
             scenarios.client().version().name(),
+            args.target.format.name(),
             load.concurrency,
             limits.duration,
             protocol.connections,

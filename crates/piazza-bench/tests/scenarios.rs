@@ -1,0 +1,94 @@
+//! Every scenario, in JSON and in protobuf, end to end: the `piazza-bench` binary against
+//! pizza-apiserver's resources served in-process (embedded store), each run a few dozen
+//! requests. A scenario passes when every request it made succeeded, and the watch
+//! scenario when every watcher saw every acknowledged write exactly once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::bench;
+use piazza_testing::TestServer;
+use serde_json::Value;
+
+async fn start() -> (TestServer, PathBuf) {
+    let server =
+        TestServer::start(|storage| pizza_apiserver::resources(storage).expect("pizza resources build"))
+            .await;
+    let kubeconfig = server.data_dir().join("kubeconfig");
+    assert!(kubeconfig.exists(), "the server wrote no kubeconfig at {}", kubeconfig.display());
+    (server, kubeconfig)
+}
+
+/// Runs `piazza-bench scenario <args> --json` and returns its reports.
+async fn scenario(kubeconfig: &Path, format: &str, args: &[&str]) -> Vec<Value> {
+    let target = ["--kubeconfig", kubeconfig.to_str().unwrap(), "--format", format, "--json"];
+    match bench(&[&["scenario"][..], args, &target].concat()).await {
+        Value::Array(reports) => reports,
+        one => vec![one],
+    }
+}
+
+fn assert_clean(report: &Value, requests: u64) {
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert_eq!(report["requests"], requests, "{report:#}");
+    assert_eq!(report["ok"], requests, "{report:#}");
+    assert_eq!(report["conflicts"], 0, "{report:#}");
+}
+
+/// Mean response bytes per request.
+fn bytes_per_request(report: &Value) -> f64 {
+    report["bytes"].as_f64().unwrap() / report["requests"].as_f64().unwrap()
+}
+
+/// Runs the request-response scenarios in `format`; returns the bytes per request of GET,
+/// CREATE and UPDATE.
+async fn request_scenarios(kubeconfig: &Path, format: &str) -> [f64; 3] {
+    let load = ["-n", "40", "-c", "4"];
+    let get = scenario(kubeconfig, format, &[&["get"][..], &load].concat()).await;
+    assert_clean(&get[0], 40);
+    let list = scenario(kubeconfig, format, &[&["list", "--objects", "20"][..], &load].concat()).await;
+    assert_eq!(list.len(), 2, "consistent and resourceVersion=0");
+    list.iter().for_each(|r| assert_clean(r, 40));
+    let page = scenario(kubeconfig, format, &[&["list-limit", "--objects", "510"][..], &load].concat()).await;
+    assert_clean(&page[0], 40);
+    let create = scenario(kubeconfig, format, &[&["create"][..], &load].concat()).await;
+    assert_clean(&create[0], 40);
+    assert_eq!(create[0]["statuses"]["201"], 40, "{:#}", create[0]);
+    // One object, four workers: conflicts happen and are retried; the rest must succeed.
+    let update = scenario(kubeconfig, format, &[&["update", "--objects", "3"][..], &load].concat()).await;
+    assert_eq!(update[0]["errors"], 0, "{:#}", update[0]);
+    assert_eq!(update[0]["ok"], 40, "{:#}", update[0]);
+    let mixed = scenario(kubeconfig, format, &[&["mixed", "-n", "100", "-c", "4"][..]].concat()).await;
+    assert_eq!(mixed[0]["errors"], 0, "{:#}", mixed[0]);
+    assert_eq!(mixed[0]["ok"], 100, "{:#}", mixed[0]);
+    [bytes_per_request(&get[0]), bytes_per_request(&create[0]), bytes_per_request(&update[0])]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_clean_in_json_and_in_protobuf() {
+    let (_server, kubeconfig) = start().await;
+    let json = request_scenarios(&kubeconfig, "json").await;
+    let protobuf = request_scenarios(&kubeconfig, "protobuf").await;
+    // The formats really differ on the wire: a protobuf Pizza is smaller than its JSON.
+    for (what, (j, p)) in ["GET", "CREATE", "UPDATE"].iter().zip(json.iter().zip(&protobuf)) {
+        assert!(p < j, "{what}: protobuf answers ({p:.0} bytes) should be smaller than JSON ({j:.0})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_scenario_sees_every_write_in_json_and_in_protobuf() {
+    let (_server, kubeconfig) = start().await;
+    for format in ["json", "protobuf"] {
+        let args = ["watch", "--watchers", "3", "--writes-per-sec", "30", "-z", "1s"];
+        let report = &scenario(&kubeconfig, format, &args).await[0];
+        let notes = &report["notes"];
+        let acked = notes["writes_acked"].as_u64().unwrap();
+        assert!(acked >= 20, "{format}: {report:#}");
+        assert_eq!(notes["write_errors"], 0, "{format}: {report:#}");
+        assert_eq!(notes["watchers_connected"], 3, "{format}: {report:#}");
+        assert_eq!(notes["missed"], 0, "{format}: {report:#}");
+        assert_eq!(notes["duplicates"], 0, "{format}: {report:#}");
+        assert_eq!(report["requests"], acked * 3, "{format}: every watcher saw every write: {report:#}");
+    }
+}
