@@ -413,6 +413,57 @@ mod tests {
         assert_eq!(parse_event(b"not json", "w-"), None);
     }
 
+    fn collect(stream: &mut EventStream, chunks: &[&[u8]]) -> (Vec<(usize, u128)>, Result<(), String>) {
+        let mut found = Vec::new();
+        for chunk in chunks {
+            let pushed = stream.push(chunk, "w-abc-", |i, sent, _| found.push((i, sent)));
+            if pushed.is_err() {
+                return (found, pushed);
+            }
+        }
+        (found, Ok(()))
+    }
+
+    #[test]
+    fn the_content_type_of_the_answer_picks_the_decoder() {
+        let protobuf = http::HeaderValue::from_static("application/vnd.kubernetes.protobuf;stream=watch");
+        assert!(matches!(EventStream::for_content_type(Some(&protobuf)), EventStream::Protobuf(_)));
+        let json = http::HeaderValue::from_static("application/json");
+        assert!(matches!(EventStream::for_content_type(Some(&json)), EventStream::Json(_)));
+        assert!(matches!(EventStream::for_content_type(None), EventStream::Json(_)));
+    }
+
+    #[test]
+    fn json_lines_split_anywhere_are_reassembled() {
+        let line = br#"{"type":"ADDED","object":{"metadata":{"name":"w-abc-3","annotations":{"piazza-bench/sent-at-ns":"9"}}}}
+"#;
+        let (head, tail) = line.split_at(17);
+        let mut stream = EventStream::Json(BytesMut::new());
+        let (found, ended) = collect(&mut stream, &[head, tail, b"garbage\n", line]);
+        assert_eq!(found, vec![(3, 9), (3, 9)]);
+        assert!(ended.is_ok(), "a line that is not an event is skipped, not fatal");
+    }
+
+    #[test]
+    fn protobuf_frames_split_anywhere_are_reassembled_and_hostile_ones_end_the_stream() {
+        use piazza::codec::protobuf::watch::event_frame;
+        use piazza::codec::watch::WatchEventType;
+        let object = pizza_protobuf("ns", "w-abc-5", &[(SENT_AT_ANNOTATION, "77".into())]);
+        let frame = event_frame(WatchEventType::Added, &object);
+        let mut stream = EventStream::Protobuf(FrameDecoder::default());
+        let (head, tail) = frame.split_at(3);
+        let (found, ended) = collect(&mut stream, &[head, tail]);
+        assert_eq!((found, ended), (vec![(5, 77)], Ok(())));
+
+        // A length over the 16 MiB limit, and a frame whose body is not a WatchEvent.
+        let mut stream = EventStream::Protobuf(FrameDecoder::default());
+        let (_, ended) = collect(&mut stream, &[&u32::MAX.to_be_bytes()]);
+        assert!(ended.unwrap_err().contains("exceeds the limit"));
+        let mut stream = EventStream::Protobuf(FrameDecoder::default());
+        let (_, ended) = collect(&mut stream, &[&[0, 0, 0, 2, 0xff, 0xff]]);
+        assert!(ended.is_err());
+    }
+
     #[test]
     fn seen_tracks_duplicates() {
         let mut seen = Seen::default();
