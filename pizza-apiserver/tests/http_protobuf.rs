@@ -31,7 +31,7 @@ fn new_pizza(name: &str, toppings: &[(&str, i64)]) -> Pizza {
                 .iter()
                 .map(|(n, q)| PizzaTopping { name: (*n).to_owned(), quantity: *q })
                 .collect(),
-            slices: 6,
+            slices: Some(6),
         },
         ..Pizza::default()
     }
@@ -59,6 +59,35 @@ fn decode_status(response: &TestResponse, code: u16) -> Status {
 }
 
 #[tokio::test]
+async fn slices_left_out_are_defaulted_and_zero_is_refused_in_both_formats() {
+    let (_server, admin) = start_with_toppings().await;
+    // Not written in protobuf (as a client that never set the field sends it): the default.
+    let mut unset = new_pizza("unset", &[("salami", 1)]);
+    unset.spec.slices = None;
+    let created =
+        send_protobuf(&admin, Method::POST, &pizzas("default"), encode_object(&unset, &pizza_type())).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(decode::<Pizza>(&created, "Pizza").spec.slices, Some(8));
+    // Missing or null in JSON: the same default.
+    for (name, spec) in [("missing", serde_json::json!({})), ("null", serde_json::json!({"slices": null}))] {
+        let body = serde_json::json!({"apiVersion": format!("{GROUP}/v1beta1"), "kind": "Pizza",
+            "metadata": {"name": name}, "spec": spec});
+        let created = admin.post(&pizzas("default"), &body).await.expect_json(201);
+        assert_eq!(created["spec"]["slices"], 8, "{name}");
+    }
+    // An explicit 0 is asked for, and invalid, in either format.
+    let mut zero = new_pizza("zero", &[("salami", 1)]);
+    zero.spec.slices = Some(0);
+    let refused =
+        send_protobuf(&admin, Method::POST, &pizzas("default"), encode_object(&zero, &pizza_type())).await;
+    let status = decode_status(&refused, 422);
+    assert!(status.message.as_deref().unwrap_or_default().contains("spec.slices"), "{status:?}");
+    let body = serde_json::json!({"apiVersion": format!("{GROUP}/v1beta1"), "kind": "Pizza",
+        "metadata": {"name": "zero"}, "spec": {"slices": 0}});
+    admin.post(&pizzas("default"), &body).await.expect(422);
+}
+
+#[tokio::test]
 async fn create_get_update_list_in_protobuf() {
     let (_server, admin) = start_with_toppings().await;
     let body = encode_object(&new_pizza("margherita", &[("mozzarella", 2), ("tomato", 1)]), &pizza_type());
@@ -66,7 +95,7 @@ async fn create_get_update_list_in_protobuf() {
     assert_eq!(created.status, 201, "{}", created.text());
     let created: Pizza = decode(&created, "Pizza");
     assert_eq!(created.spec.toppings.len(), 2);
-    assert_eq!(created.spec.slices, 6);
+    assert_eq!(created.spec.slices, Some(6));
     assert_eq!(created.status.cost, 1.25, "the cost admission ran on a protobuf create");
     assert!(created.metadata.uid.is_some() && created.metadata.resource_version.is_some());
 
@@ -80,7 +109,7 @@ async fn create_get_update_list_in_protobuf() {
 
     // PUT with a protobuf body.
     let mut changed = got.clone();
-    changed.spec.slices = 12;
+    changed.spec.slices = Some(12);
     let updated = send_protobuf(
         &admin,
         Method::PUT,
@@ -90,7 +119,7 @@ async fn create_get_update_list_in_protobuf() {
     .await;
     assert_eq!(updated.status, 200, "{}", updated.text());
     let updated: Pizza = decode(&updated, "Pizza");
-    assert_eq!(updated.spec.slices, 12);
+    assert_eq!(updated.spec.slices, Some(12));
     assert_ne!(updated.metadata.resource_version, got.metadata.resource_version);
 
     // LIST: a PizzaList with ListMeta = 1 and items = 2; pages carry a continue token.
@@ -302,7 +331,7 @@ async fn watch_streams_length_prefixed_protobuf_events() {
     let types: Vec<_> = events.iter().map(|e| e.type_.as_str()).collect();
     assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
     let modified: Pizza = event_object(&events[1]);
-    assert_eq!(modified.spec.slices, 4);
+    assert_eq!(modified.spec.slices, Some(4));
     let (_, type_meta): (Pizza, TypeMeta) = decode_object(&events[2].object.raw.0).unwrap();
     assert_eq!(type_meta, pizza_type());
 }
@@ -326,12 +355,12 @@ async fn status_and_scale_subresources_in_protobuf() {
     let got = admin.get_with(&status_path, &[("accept", PROTOBUF)]).await;
     let mut object: Pizza = decode(&got, "Pizza");
     object.status.phase = Some("Baked".to_owned());
-    object.spec.slices = 99; // ignored by the status strategy
+    object.spec.slices = Some(99); // ignored by the status strategy
     let updated =
         send_protobuf(&admin, Method::PUT, &status_path, encode_object(&object, &pizza_type())).await;
     let updated: Pizza = decode(&updated, "Pizza");
     assert_eq!(updated.status.phase.as_deref(), Some("Baked"));
-    assert_eq!(updated.spec.slices, 8);
+    assert_eq!(updated.spec.slices, Some(8));
 
     let scale_path = format!("{}/scale", pizza("default", "margherita"));
     let got = admin.get_with(&scale_path, &[("accept", PROTOBUF)]).await;

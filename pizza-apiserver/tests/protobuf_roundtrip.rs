@@ -67,7 +67,7 @@ fn status() -> impl Strategy<Value = pizza::PizzaStatus> {
 }
 
 fn pizza_v1alpha1() -> impl Strategy<Value = pizza::v1alpha1::Pizza> {
-    (metadata(), vec(text(), 0..6), any::<i32>(), status()).prop_map(
+    (metadata(), vec(text(), 0..6), option::of(any::<i32>()), status()).prop_map(
         |(metadata, toppings, slices, status)| pizza::v1alpha1::Pizza {
             metadata,
             spec: pizza::v1alpha1::PizzaSpec { toppings, slices },
@@ -78,7 +78,7 @@ fn pizza_v1alpha1() -> impl Strategy<Value = pizza::v1alpha1::Pizza> {
 
 fn pizza_v1beta1() -> impl Strategy<Value = pizza::v1beta1::Pizza> {
     let topping = (text(), any::<i64>()).prop_map(|(name, quantity)| pizza::PizzaTopping { name, quantity });
-    (metadata(), vec(topping, 0..6), any::<i32>(), status()).prop_map(
+    (metadata(), vec(topping, 0..6), option::of(any::<i32>()), status()).prop_map(
         |(metadata, toppings, slices, status)| pizza::v1beta1::Pizza {
             metadata,
             spec: pizza::v1beta1::PizzaSpec { toppings, slices },
@@ -95,7 +95,7 @@ fn topping_v1alpha1() -> impl Strategy<Value = topping::Topping> {
 fn menu_pizza_v1() -> impl Strategy<Value = menu::Pizza> {
     let ingredient =
         (text(), any::<i64>()).prop_map(|(topping, portions)| menu::Ingredient { topping, portions });
-    (metadata(), vec(ingredient, 0..5), any::<i32>(), -1e6f64..1e6, some_text()).prop_map(
+    (metadata(), vec(ingredient, 0..5), option::of(any::<i32>()), -1e6f64..1e6, some_text()).prop_map(
         |(metadata, ingredients, slices, price, phase)| menu::Pizza {
             metadata,
             spec: menu::MenuPizzaSpec { ingredients, slices },

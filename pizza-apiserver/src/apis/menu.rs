@@ -41,9 +41,10 @@ pub struct MenuPizzaSpec {
     #[protobuf(tag = 1)]
     pub ingredients: Vec<Ingredient>,
     /// How many slices; 8 when not given.
-    #[serde(default = "super::pizza::default_slices")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 8))]
     #[protobuf(tag = 2)]
-    pub slices: i32,
+    pub slices: Option<i32>,
 }
 
 /// One ingredient.
@@ -104,7 +105,7 @@ impl From<Pizza> for Hub {
                 .into_iter()
                 .map(|i| PizzaTopping { name: i.topping, quantity: i.portions })
                 .collect(),
-            slices: p.spec.slices,
+            slices: super::pizza::slices_or_default(p.spec.slices),
             cost: p.status.price,
             phase: p.status.phase,
             baked_at: p.status.baked_at,
@@ -122,7 +123,7 @@ impl From<Hub> for Pizza {
                     .into_iter()
                     .map(|t| Ingredient { topping: t.name, portions: t.quantity })
                     .collect(),
-                slices: p.slices,
+                slices: Some(p.slices),
             },
             status: MenuPizzaStatus { price: p.cost, phase: p.phase, baked_at: p.baked_at },
         }
@@ -138,7 +139,7 @@ mod tests {
         let menu = Pizza {
             spec: MenuPizzaSpec {
                 ingredients: vec![Ingredient { topping: "salami".into(), portions: 2 }],
-                slices: 6,
+                slices: Some(6),
             },
             status: MenuPizzaStatus { price: 3.5, phase: Some("Baked".into()), baked_at: None },
             ..Default::default()

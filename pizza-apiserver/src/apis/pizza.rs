@@ -45,9 +45,12 @@ impl Default for Pizza {
     }
 }
 
-/// The serde default of `spec.slices`.
-pub fn default_slices() -> i32 {
-    DEFAULT_SLICES
+/// `spec.slices` of a versioned Pizza, for the hub: unset (missing or `null` in JSON, not
+/// written in protobuf) means [`DEFAULT_SLICES`]. The versioned field is an `Option`, as
+/// upstream's defaulted `*int32` fields are, so that a protobuf body can leave it out and an
+/// explicit 0 is still refused by validation in either format.
+pub fn slices_or_default(slices: Option<i32>) -> i32 {
+    slices.unwrap_or(DEFAULT_SLICES)
 }
 
 /// A topping and how many portions of it.
@@ -127,9 +130,10 @@ pub mod v1alpha1 {
         #[protobuf(tag = 1)]
         pub toppings: Vec<String>,
         /// How many slices; 8 when not given.
-        #[serde(default = "super::default_slices")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("default" = 8))]
         #[protobuf(tag = 2)]
-        pub slices: i32,
+        pub slices: Option<i32>,
     }
 
     impl Pizza {
@@ -179,9 +183,10 @@ pub mod v1beta1 {
         #[protobuf(tag = 1)]
         pub toppings: Vec<PizzaTopping>,
         /// How many slices; 8 when not given.
-        #[serde(default = "super::default_slices")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("default" = 8))]
         #[protobuf(tag = 2)]
-        pub slices: i32,
+        pub slices: Option<i32>,
     }
 
     impl Pizza {
@@ -217,7 +222,7 @@ impl From<v1alpha1::Pizza> for Pizza {
         Pizza {
             metadata: p.metadata,
             toppings,
-            slices: p.spec.slices,
+            slices: slices_or_default(p.spec.slices),
             cost: p.status.cost,
             phase: p.status.phase,
             baked_at: p.status.baked_at,
@@ -237,7 +242,7 @@ impl From<Pizza> for v1alpha1::Pizza {
         let status = PizzaStatus::of(&p);
         v1alpha1::Pizza {
             metadata: p.metadata,
-            spec: v1alpha1::PizzaSpec { toppings, slices: p.slices },
+            spec: v1alpha1::PizzaSpec { toppings, slices: Some(p.slices) },
             status,
         }
     }
@@ -248,7 +253,7 @@ impl From<v1beta1::Pizza> for Pizza {
         Pizza {
             metadata: p.metadata,
             toppings: p.spec.toppings,
-            slices: p.spec.slices,
+            slices: slices_or_default(p.spec.slices),
             cost: p.status.cost,
             phase: p.status.phase,
             baked_at: p.status.baked_at,
@@ -261,7 +266,7 @@ impl From<Pizza> for v1beta1::Pizza {
         let status = PizzaStatus::of(&p);
         v1beta1::Pizza {
             metadata: p.metadata,
-            spec: v1beta1::PizzaSpec { toppings: p.toppings, slices: p.slices },
+            spec: v1beta1::PizzaSpec { toppings: p.toppings, slices: Some(p.slices) },
             status,
         }
     }
@@ -439,7 +444,7 @@ mod tests {
         v1alpha1::Pizza {
             spec: v1alpha1::PizzaSpec {
                 toppings: toppings.iter().map(|t| (*t).to_owned()).collect(),
-                slices: DEFAULT_SLICES,
+                slices: Some(DEFAULT_SLICES),
             },
             ..Default::default()
         }
@@ -498,7 +503,7 @@ mod tests {
         /// v1alpha1 → hub → v1alpha1 keeps the multiset of names, grouped by first appearance.
         #[test]
         fn alpha_round_trip(names in proptest::collection::vec(topping_name(), 0..12)) {
-            let pizza = v1alpha1::Pizza { spec: v1alpha1::PizzaSpec { toppings: names.clone(), slices: DEFAULT_SLICES }, ..Default::default() };
+            let pizza = v1alpha1::Pizza { spec: v1alpha1::PizzaSpec { toppings: names.clone(), slices: Some(DEFAULT_SLICES) }, ..Default::default() };
             let back = v1alpha1::Pizza::from(Pizza::from(pizza));
             let mut expected: Vec<String> = Vec::new();
             let mut order: Vec<&String> = Vec::new();
@@ -511,7 +516,7 @@ mod tests {
         #[test]
         fn beta_round_trip(entries in proptest::collection::vec((topping_name(), -3i64..50), 0..12), cost in 0.0f64..100.0) {
             let pizza = v1beta1::Pizza {
-                spec: v1beta1::PizzaSpec { toppings: entries.into_iter().map(|(name, quantity)| v1beta1::PizzaTopping { name, quantity }).collect(), slices: DEFAULT_SLICES },
+                spec: v1beta1::PizzaSpec { toppings: entries.into_iter().map(|(name, quantity)| v1beta1::PizzaTopping { name, quantity }).collect(), slices: Some(DEFAULT_SLICES) },
                 status: PizzaStatus { cost, ..Default::default() },
                 ..Default::default()
             };

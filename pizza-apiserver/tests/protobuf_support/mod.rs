@@ -41,7 +41,7 @@ pub fn pizza_v1alpha1() -> pizza::v1alpha1::Pizza {
         metadata: metadata("margherita", Some("default")),
         spec: pizza::v1alpha1::PizzaSpec {
             toppings: vec!["mozzarella".into(), "tomato".into(), "tomato".into()],
-            slices: 8,
+            slices: Some(8),
         },
         status: status(),
     }
@@ -56,7 +56,7 @@ pub fn pizza_v1beta1() -> pizza::v1beta1::Pizza {
                 pizza::PizzaTopping { name: "mozzarella".into(), quantity: 1 },
                 pizza::PizzaTopping { name: "tomato".into(), quantity: 2 },
             ],
-            slices: 8,
+            slices: Some(8),
         },
         status: status(),
     }
@@ -73,7 +73,7 @@ pub fn menu_pizza_v1() -> menu::Pizza {
         metadata: metadata("margherita", Some("default")),
         spec: menu::MenuPizzaSpec {
             ingredients: vec![menu::Ingredient { topping: "tomato".into(), portions: 2 }],
-            slices: 6,
+            slices: Some(6),
         },
         status: menu::MenuPizzaStatus {
             price: 9.0,
@@ -100,7 +100,7 @@ pub fn pizza_list(n: usize) -> Vec<pizza::v1beta1::Pizza> {
             let mut p = pizza_v1beta1();
             p.metadata.name = Some(format!("pizza-{i:05}"));
             p.metadata.resource_version = Some((1000 + i).to_string());
-            p.spec.slices = (i % 12) as i32 + 1;
+            p.spec.slices = Some((i % 12) as i32 + 1);
             p
         })
         .collect()

@@ -10,9 +10,6 @@ use pizza_apiserver::apis::pizza::v1beta1::{Pizza, PizzaSpec, PizzaTopping};
 
 use super::api::{BUMP_ANNOTATION, GROUP, TOPPINGS};
 
-/// The slices the server gives a JSON Pizza that names none.
-const DEFAULT_SLICES: i32 = 8;
-
 /// The content type of protobuf bodies (and the Accept of protobuf answers).
 pub const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
@@ -21,15 +18,12 @@ fn type_meta() -> TypeMeta {
 }
 
 /// The protobuf twin of [`super::api::pizza_json`]: a v1beta1 Pizza with one salami, and
-/// `annotations` if any. It states `slices: 8`, which the JSON body leaves to the server's
-/// default: a plain integer field cannot be "absent" in protobuf, so a body without it
-/// would ask for 0 slices and be refused (docs/protobuf.md, "Known gaps"). The stored
-/// object is the same either way.
+/// `annotations` if any. Like the JSON body it leaves `slices` to the server's default.
 pub fn pizza_protobuf(namespace: &str, name: &str, annotations: &[(&str, String)]) -> Bytes {
     let mut pizza = Pizza {
         spec: PizzaSpec {
             toppings: vec![PizzaTopping { name: TOPPINGS[0].0.to_owned(), quantity: 1 }],
-            slices: DEFAULT_SLICES,
+            slices: None,
         },
         ..Pizza::default()
     };
@@ -87,7 +81,7 @@ mod tests {
         assert_eq!(pizza.metadata.namespace.as_deref(), Some("ns"));
         assert_eq!(pizza.metadata.annotations.unwrap()[SENT_AT_ANNOTATION], "12");
         assert_eq!(pizza.spec.toppings, vec![PizzaTopping { name: "salami".into(), quantity: 1 }]);
-        assert_eq!(pizza.spec.slices, 8);
+        assert_eq!(pizza.spec.slices, None, "left to the server's default, as in JSON");
         let plain = decode_object::<Pizza>(&pizza_protobuf("ns", "p", &[])).unwrap().0;
         assert!(plain.metadata.annotations.is_none());
     }
