@@ -126,9 +126,10 @@ pub async fn run(client: &Client, namespace: &str, config: WatchConfig) -> Resul
     let watchers: Vec<_> = (0..config.watchers)
         .map(|i| {
             let session = watch_client.session(i);
-            let (path, prefix, stop) = (path.clone(), name_prefix.clone(), stop_rx.clone());
+            let target =
+                WatchTarget { path: path.clone(), format: config.format, prefix: name_prefix.clone() };
             let (connected, progress) = (Arc::clone(&connected), Arc::clone(&progress));
-            tokio::spawn(watcher(session, path, config.format, prefix, stop, connected, progress, i))
+            tokio::spawn(watcher(session, target, stop_rx.clone(), connected, progress, i))
         })
         .collect();
     let deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -210,18 +211,26 @@ async fn list_revision(client: &Client, namespace: &str) -> Result<String, Bench
         .ok_or_else(|| BenchError::Http("list without metadata.resourceVersion".into()))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn watcher(
-    mut session: Session,
+/// What one watcher watches: the watch URL, the format it asks for, and the name prefix of
+/// this run's pizzas.
+struct WatchTarget {
     path: String,
     format: WireFormat,
     prefix: String,
+}
+
+/// One watcher: watches `target` until `stop`, recording every pizza of this run it sees,
+/// and publishes how many it has seen in `progress[index]`.
+async fn watcher(
+    mut session: Session,
+    target: WatchTarget,
     mut stop: watch::Receiver<bool>,
     connected: Arc<AtomicUsize>,
     progress: Arc<Vec<AtomicU64>>,
     index: usize,
 ) -> Seen {
     let mut seen = Seen::default();
+    let WatchTarget { path, format, prefix } = target;
     let mut request = session.client().request(Method::GET, &path, Bytes::new(), None);
     if let Some(accept) = format.accept() {
         request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
