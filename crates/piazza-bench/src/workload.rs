@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Method;
 
-use crate::client::{Client, RequestError, Session};
+use crate::client::{Client, RequestError, Session, accepting};
 use crate::report::Sample;
 use crate::runner::Workload;
 use crate::template::Template;
@@ -88,10 +88,8 @@ impl Workload for HttpWorkload {
             Body::Template(template) => template.render(seq),
             Body::Encoded(encoder) => (encoder.0)(seq),
         };
-        let mut request = self.client.request(self.method.clone(), &self.path, body, self.content_type);
-        if let Some(accept) = self.accept {
-            request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
-        }
+        let request = self.client.request(self.method.clone(), &self.path, body, self.content_type);
+        let request = accepting(request, self.accept);
         let (status, bytes) = session.discard(request).await?;
         Ok(Sample::new(self.label, status.as_u16(), bytes))
     }

@@ -371,6 +371,14 @@ async fn bounded<T>(
     }
 }
 
+/// `request` with its `Accept` set to `accept`, replacing any default one; `None` leaves it.
+pub fn accepting<B>(mut request: Request<B>, accept: Option<&'static str>) -> Request<B> {
+    if let Some(accept) = accept {
+        request.headers_mut().insert(http::header::ACCEPT, HeaderValue::from_static(accept));
+    }
+    request
+}
+
 /// Parses a `Name: value` header argument.
 pub fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue), BenchError> {
     let (name, value) = raw
@@ -396,6 +404,17 @@ mod tests {
         assert_eq!(value, "12:30");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn accepting_replaces_the_accept_header_or_leaves_it() {
+        let mut request = Request::new(());
+        request.headers_mut().insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        let kept = accepting(request, None);
+        assert_eq!(kept.headers()[http::header::ACCEPT], "application/json");
+        let replaced = accepting(kept, Some("application/vnd.kubernetes.protobuf"));
+        let values: Vec<_> = replaced.headers().get_all(http::header::ACCEPT).iter().collect();
+        assert_eq!(values, ["application/vnd.kubernetes.protobuf"]);
     }
 
     #[test]

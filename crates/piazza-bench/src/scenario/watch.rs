@@ -20,7 +20,7 @@ use piazza::codec::protobuf::watch::FrameDecoder;
 use super::api::{JSON, SENT_AT_ANNOTATION, pizza_json, pizzas_path};
 use super::proto::{PROTOBUF, parse_protobuf_event, pizza_protobuf};
 use crate::cli::WireFormat;
-use crate::client::{Client, HttpVersion, Session};
+use crate::client::{Client, HttpVersion, Session, accepting};
 use crate::error::BenchError;
 use crate::report::{Latency, Recorder, Report, Sample};
 use crate::template::run_id;
@@ -231,10 +231,8 @@ async fn watcher(
 ) -> Seen {
     let mut seen = Seen::default();
     let WatchTarget { path, format, prefix } = target;
-    let mut request = session.client().request(Method::GET, &path, Bytes::new(), None);
-    if let Some(accept) = format.accept() {
-        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
-    }
+    let request =
+        accepting(session.client().request(Method::GET, &path, Bytes::new(), None), format.accept());
     let response = tokio::select! {
         r = session.send(request) => r,
         _ = stop.changed() => return seen,

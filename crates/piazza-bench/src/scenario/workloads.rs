@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use super::api::{BUMP_ANNOTATION, JSON, object_name, pizza_path};
 use super::proto::{PROTOBUF, bump_protobuf};
 use crate::cli::WireFormat;
-use crate::client::{Client, RequestError, Session};
+use crate::client::{Client, RequestError, Session, accepting};
 use crate::report::Sample;
 use crate::runner::Workload;
 use crate::workload::HttpWorkload;
@@ -32,7 +32,8 @@ impl UpdateWorkload {
         let mut conflicts = 0;
         let mut bytes = 0;
         for _ in 0..MAX_ATTEMPTS {
-            let get = accepting(self.client.request(Method::GET, &path, Bytes::new(), None), self.format);
+            let get =
+                accepting(self.client.request(Method::GET, &path, Bytes::new(), None), self.format.accept());
             let got = session.fetch(get).await?;
             bytes += got.body.len() as u64;
             if got.status != StatusCode::OK {
@@ -43,8 +44,10 @@ impl UpdateWorkload {
                 WireFormat::Protobuf => (bump_protobuf(&got.body, seq), PROTOBUF),
             };
             let body = body.map_err(|e| RequestError(format!("decoding GET: {e}")))?;
-            let put =
-                accepting(self.client.request(Method::PUT, &path, body, Some(content_type)), self.format);
+            let put = accepting(
+                self.client.request(Method::PUT, &path, body, Some(content_type)),
+                self.format.accept(),
+            );
             let (status, put_bytes) = session.discard(put).await?;
             bytes += put_bytes;
             if status != StatusCode::CONFLICT {
@@ -54,14 +57,6 @@ impl UpdateWorkload {
         }
         Ok(Sample { label: "update", status: 409, bytes, conflicts })
     }
-}
-
-/// `request` asking for answers in `format`.
-fn accepting<B>(mut request: http::Request<B>, format: WireFormat) -> http::Request<B> {
-    if let Some(accept) = format.accept() {
-        request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
-    }
-    request
 }
 
 /// The object with annotation `piazza-bench/seq` set to `seq` (a real change every time).
