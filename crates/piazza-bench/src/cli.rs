@@ -257,6 +257,11 @@ pub struct TransportArgs {
     /// then share one scheduler, unlike a real server and its clients).
     #[arg(long)]
     pub in_process: bool,
+    /// Put etcd behind the server: POST a body of `--body-size` bytes, which the server writes
+    /// to etcd with one put-if-absent (while one watcher receives every write) before it
+    /// answers. The limit of a CREATE with nothing else in the server.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_endpoints: Vec<String>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub load: LoadArgs,
@@ -277,6 +282,9 @@ pub struct TransportServeArgs {
     /// Write the CA's PEM here before printing the address.
     #[arg(long)]
     pub ca_out: PathBuf,
+    /// Write each request's body to etcd here before answering.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_endpoints: Vec<String>,
 }
 
 /// `baseline etcd`.

@@ -28,12 +28,13 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             let size = args.body_size.unwrap_or(PIZZA_BODY_SIZE);
             let placement = if args.in_process { Placement::InProcess } else { Placement::ChildProcess };
             output::print(
-                &[baseline::transport(size, placement, &args.load, &args.protocol).await?],
+                &[baseline::transport(size, placement, &args.etcd_endpoints, &args.load, &args.protocol)
+                    .await?],
                 args.json,
             )
         }
         Command::Baseline(BaselineCommand::TransportServe(args)) => {
-            transport::serve_forever(args.body_size, &args.ca_out).await?
+            transport::serve_forever(args.body_size, &args.ca_out, &args.etcd_endpoints).await?
         }
         Command::Baseline(BaselineCommand::Etcd(args)) => output::print(
             &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up, args.with_watcher)

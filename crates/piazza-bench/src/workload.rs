@@ -65,6 +65,16 @@ impl HttpWorkload {
         }
     }
 
+    /// A POST of `body` (JSON) to `path`.
+    pub fn post(client: Client, path: String, body: Bytes, label: &'static str) -> HttpWorkload {
+        HttpWorkload {
+            method: Method::POST,
+            body: Body::Fixed(body),
+            content_type: Some("application/json"),
+            ..HttpWorkload::get(client, path, label)
+        }
+    }
+
     /// The same workload asking for `accept` (e.g. protobuf answers).
     pub fn accepting(mut self, accept: Option<&'static str>) -> HttpWorkload {
         self.accept = accept;

@@ -49,8 +49,9 @@ async fn baseline_transport_in_process_runs_for_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
-    let server =
-        TransportServer::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")), 77).await.unwrap();
+    let server = TransportServer::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")), 77, &[])
+        .await
+        .unwrap();
     let url = format!("{}/anything", server.url());
     let report = bench(&["http", "--url", &url, "--insecure", "-n", "20", "-c", "2", "--json"]).await;
     assert_clean_run(&report, "h2");
@@ -67,7 +68,7 @@ async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
-    let server = TransportServer::start(100).await.unwrap();
+    let server = TransportServer::start(100, None).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let yaml = format!(
@@ -112,7 +113,7 @@ async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_mode_over_http1_with_a_ca_file() {
-    let server = TransportServer::start(10).await.unwrap();
+    let server = TransportServer::start(10, None).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, server.ca_pem()).unwrap();
@@ -139,7 +140,7 @@ async fn http_mode_over_http1_with_a_ca_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_servers_are_errors_not_crashes() {
-    let server = TransportServer::start(10).await.unwrap();
+    let server = TransportServer::start(10, None).await.unwrap();
     let url = format!("{}/", server.url());
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
         .args(["http", "--url", &url, "-n", "5", "-c", "1", "--json"])
@@ -153,7 +154,7 @@ async fn untrusted_servers_are_errors_not_crashes() {
         bench(&["http", "--url", &url, "--insecure", "-n", "5", "-c", "1", "-z", "5s", "--json"]).await;
     assert_clean_run(&report, "h2");
 
-    let other = TransportServer::start(10).await.unwrap();
+    let other = TransportServer::start(10, None).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wrong_ca = dir.path().join("ca.pem");
     std::fs::write(&wrong_ca, other.ca_pem()).unwrap();
@@ -194,4 +195,61 @@ async fn baseline_etcd_with_a_watcher_commits_then_cleans_up() {
     let left =
         client.get("/piazza-bench/", Some(etcd_client::GetOptions::new().with_prefix().with_count_only()));
     assert_eq!(left.await.unwrap().count(), 0);
+}
+
+/// The number of keys under the bench's prefix, and whether every value has `size` bytes.
+async fn bench_keys(endpoint: &str, size: usize) -> (usize, bool) {
+    let options = etcd_client::ConnectOptions::new();
+    let mut client = piazza_storage_etcd::connect_client(
+        &[endpoint.to_owned()],
+        std::time::Duration::from_secs(5),
+        options,
+    )
+    .await
+    .unwrap();
+    let all = client.get("/piazza-bench/", Some(etcd_client::GetOptions::new().with_prefix())).await.unwrap();
+    (all.kvs().len(), all.kvs().iter().all(|kv| kv.value().len() == size))
+}
+
+#[tokio::test]
+async fn baseline_transport_with_etcd_behind_writes_every_post() {
+    let etcd = piazza_storage_etcd::testing::EtcdServer::start();
+    let endpoint = etcd.endpoint();
+    let args = ["baseline", "transport", "--etcd-endpoints", &endpoint, "-z", "1s", "-c", "4", "--json"];
+    let report = bench(&args).await;
+    assert_eq!(report["name"], "baseline transport → etcd txn (339 B body)", "{report:#}");
+    assert_clean_run(&report, "h2");
+    let requests = report["requests"].as_u64().unwrap() as usize;
+    assert!(requests > 10, "{report:#}");
+    assert_eq!(report["statuses"]["201"], report["requests"], "every POST was a created key: {report:#}");
+    // Each acknowledged POST is one key holding its body; requests cut off by the deadline
+    // may have committed too (at most one per worker).
+    let (keys, sizes_match) = bench_keys(&endpoint, 339).await;
+    assert!((requests..=requests + 4).contains(&keys), "{keys} keys for {requests} requests");
+    assert!(sizes_match, "every value is the 339-byte body");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transport_server_refuses_an_oversized_body_and_writes_nothing() {
+    let etcd = piazza_storage_etcd::testing::EtcdServer::start();
+    let endpoint = etcd.endpoint();
+    let behind = piazza_bench::baseline::etcd::EtcdBehind::connect(std::slice::from_ref(&endpoint), "t")
+        .await
+        .unwrap();
+    let server = TransportServer::start(10, Some(std::sync::Arc::new(behind))).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body");
+    std::fs::write(&body, vec![b'x'; 1024 * 1024 + 1]).unwrap();
+    let url = format!("{}/apis/x", server.url());
+    let body = body.to_str().unwrap();
+    let args =
+        ["http", "--url", &url, "--insecure", "-X", "POST", "-D", body, "-n", "2", "-c", "1", "--json"];
+    let report = bench(&args).await;
+    assert_eq!(report["statuses"]["413"], 2, "{report:#}");
+    assert_eq!(bench_keys(&endpoint, 0).await.0, 0, "nothing was written");
+    // A body at the limit is written.
+    std::fs::write(body, vec![b'x'; 1024 * 1024]).unwrap();
+    let report = bench(&args).await;
+    assert_eq!(report["statuses"]["201"], 2, "{report:#}");
+    assert_eq!(bench_keys(&endpoint, 1024 * 1024).await, (2, true));
 }

@@ -1,7 +1,8 @@
 //! Every scenario, in JSON and in protobuf, end to end: the `piazza-bench` binary against
 //! pizza-apiserver's resources served in-process (embedded store), each run a few dozen
 //! requests. A scenario passes when every request it made succeeded, and the watch
-//! scenario when every watcher saw every acknowledged write exactly once.
+//! scenario when every watcher saw every acknowledged write exactly once. Also the suite's
+//! CREATE block, with its etcd limits measured on a throw-away etcd.
 
 mod common;
 
@@ -91,4 +92,49 @@ async fn the_watch_scenario_sees_every_write_in_json_and_in_protobuf() {
         assert_eq!(notes["duplicates"], 0, "{format}: {report:#}");
         assert_eq!(report["requests"], acked * 3, "{format}: every watcher saw every write: {report:#}");
     }
+}
+
+/// The table rows of a suite's Markdown whose first cell starts with `name`.
+fn rows<'a>(markdown: &'a str, name: &str) -> Vec<Vec<&'a str>> {
+    markdown
+        .lines()
+        .filter(|line| line.starts_with(&format!("| {name}")))
+        .map(|line| line.trim_matches('|').split('|').map(str::trim).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_compares_create_to_raw_etcd_and_to_the_transport_with_etcd_behind() {
+    let (_server, kubeconfig) = start().await;
+    let etcd = piazza_storage_etcd::testing::EtcdServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("suite.md");
+    let args = ["suite", "--only", "create", "-z", "500ms", "-c", "2", "--rounds", "2", "--etcd-endpoints"];
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
+        .args(args)
+        .arg(etcd.endpoint())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let markdown = std::fs::read_to_string(&out).unwrap();
+    // CREATE appears twice: against raw transactions and against the transport with etcd
+    // behind it, each followed by that limit's own row.
+    let creates = rows(&markdown, "CREATE pizza");
+    assert_eq!(creates.len(), 2, "{markdown}");
+    assert_eq!(creates[0][8], "etcd txn", "{markdown}");
+    assert_eq!(creates[1][8], "transport → etcd txn", "{markdown}");
+    for create in &creates {
+        assert!(create[10].contains("median of 2 rounds"), "{markdown}");
+        assert_eq!(create[6], "0", "no errors: {markdown}");
+    }
+    let behind = rows(&markdown, "baseline transport → etcd txn");
+    assert_eq!(behind.len(), 1, "{markdown}");
+    assert_eq!(behind[0][6], "0", "no errors: {markdown}");
+    assert!(behind[0][1].parse::<f64>().unwrap() > 0.0, "{markdown}");
+    assert_eq!(rows(&markdown, "baseline etcd put-if-absent txn").len(), 2, "raw, and with a watcher");
 }

@@ -2,6 +2,7 @@
 //! Kubernetes CREATE makes, through etcd-client at the same concurrency and over the same
 //! transport as the etcd store ([`piazza_storage_etcd::connect_client`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -75,13 +76,57 @@ impl Workload for EtcdWorkload {
     }
 
     async fn call(&self, kv: &mut KvClient, seq: u64) -> Result<Sample, RequestError> {
+        let created = self.put_if_absent(kv, seq, &self.value).await?;
+        Ok(Sample::new("txn", if created { 201 } else { 409 }, 0))
+    }
+}
+
+impl EtcdWorkload {
+    /// One put-if-absent of `<prefix><seq>` = `value`: whether it created the key.
+    pub async fn put_if_absent(
+        &self,
+        kv: &mut KvClient,
+        seq: u64,
+        value: &[u8],
+    ) -> Result<bool, RequestError> {
         let key = format!("{}{seq}", self.prefix);
         let txn = Txn::new()
             .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key.as_str(), self.value.to_vec(), None)]);
+            .and_then([TxnOp::put(key.as_str(), value.to_vec(), None)]);
         let response = kv.txn(txn).await.map_err(|e| RequestError(format!("etcd: {e}")))?;
-        let status = if response.succeeded() { 201 } else { 409 };
-        Ok(Sample::new("txn", status, 0))
+        Ok(response.succeeded())
+    }
+
+    /// A KV client on the workload's connection.
+    pub fn kv_client(&self) -> KvClient {
+        self.client.kv_client()
+    }
+}
+
+/// The etcd side of the transport server's `--etcd-endpoints` mode: every request's body is
+/// written with one put-if-absent under a fresh key while one watcher receives every write,
+/// the least an API server backed by etcd does for a CREATE.
+pub struct EtcdBehind {
+    workload: EtcdWorkload,
+    next: AtomicU64,
+}
+
+impl EtcdBehind {
+    /// Connects to `endpoints` and opens the watcher; keys go under `/piazza-bench/<run>/`.
+    pub async fn connect(endpoints: &[String], run: &str) -> Result<EtcdBehind, BenchError> {
+        let workload = EtcdWorkload::connect(endpoints, run, Bytes::new(), true).await?;
+        Ok(EtcdBehind { workload, next: AtomicU64::new(0) })
+    }
+
+    /// Writes `value` under the next key: 201 when created, 500 when etcd failed (409 cannot
+    /// happen: every key is new).
+    pub async fn create(&self, value: &[u8]) -> http::StatusCode {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.workload.put_if_absent(&mut self.workload.kv_client(), seq, value).await {
+            Ok(true) => http::StatusCode::CREATED,
+            Ok(false) => http::StatusCode::CONFLICT,
+            Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use crate::setup;
 use crate::template::run_id;
 use crate::workload::HttpWorkload;
 
-use self::transport::{BASELINE_PATH, TransportServer, fixed_body};
+use self::etcd::EtcdBehind;
+use self::transport::{BASELINE_CREATE_PATH, BASELINE_PATH, TransportServer, fixed_body};
 
 /// The limits of a run from the load flags.
 pub fn limits(load: &LoadArgs) -> Limits {
@@ -36,18 +37,27 @@ pub enum Placement {
     InProcess,
 }
 
-/// Starts the transport server with a `body_size`-byte body and drives GETs at it.
+/// Starts the transport server with a `body_size`-byte body and drives GETs at it. With
+/// `etcd_endpoints`, drives POSTs of a `body_size`-byte body instead, each of which the server
+/// writes to etcd before answering (see [`transport`]).
 pub async fn transport(
     body_size: usize,
     placement: Placement,
+    etcd_endpoints: &[String],
     load: &LoadArgs,
     protocol: &ProtocolArgs,
 ) -> Result<Report, BenchError> {
     let server = match placement {
-        Placement::InProcess => TransportServer::start(body_size).await?,
+        Placement::InProcess => {
+            let etcd = match etcd_endpoints {
+                [] => None,
+                endpoints => Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?)),
+            };
+            TransportServer::start(body_size, etcd).await?
+        }
         Placement::ChildProcess => {
             let program = std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))?;
-            TransportServer::spawn(&program, body_size).await?
+            TransportServer::spawn(&program, body_size, etcd_endpoints).await?
         }
     };
     let options = ClientOptions {
@@ -60,8 +70,14 @@ pub async fn transport(
     };
     let client = Client::new(crate::client::Target::parse(&server.url())?, options)?;
     let version = client.version();
-    let workload = HttpWorkload::get(client, BASELINE_PATH.to_owned(), "get");
-    let name = format!("baseline transport ({body_size} B body)");
+    let (workload, name) = match etcd_endpoints {
+        [] => (HttpWorkload::get(client, BASELINE_PATH.to_owned(), "get"), "baseline transport"),
+        _ => (
+            HttpWorkload::post(client, BASELINE_CREATE_PATH.to_owned(), fixed_body(body_size), "post"),
+            "baseline transport → etcd txn",
+        ),
+    };
+    let name = format!("{name} ({body_size} B body)");
     // The child's RSS and CPU, as the scenarios report the server's.
     let probe = server.pid().map(Probe::start);
     let mut report = runner::run(&name, Arc::new(workload), limits(load)).await;

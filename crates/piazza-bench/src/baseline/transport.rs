@@ -2,6 +2,10 @@
 //! hyper-util's auto builder, as the Piazza server uses) on 127.0.0.1:0 that answers every
 //! request with a fixed body, driven by the same client as the real scenarios.
 //!
+//! With etcd behind it ([`EtcdBehind`]) it first writes each request's body to etcd with one
+//! put-if-absent while one watcher receives every write: the least any API server on etcd does
+//! for a CREATE, so the limit of a CREATE on this machine with nothing else in the server.
+//!
 //! By default the server runs in a child process (`piazza-bench baseline transport-serve`), with
 //! its own runtime, as a real server does: client and server then compete for the cores the
 //! same way as in a scenario. [`TransportServer::start`] keeps it in this process (for tests,
@@ -15,8 +19,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Request, Response};
-use http_body_util::Full;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -32,6 +36,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::client::tls::{TlsOptions, provider};
 use crate::error::BenchError;
+use crate::template::run_id;
+
+use super::etcd::EtcdBehind;
 
 /// The size of one Pizza as pizza-apiserver encodes it in JSON (v1beta1, one topping, as the
 /// scenarios create it), measured with `GET`. The suite measures the real size instead.
@@ -41,6 +48,11 @@ pub const PIZZA_BODY_SIZE: usize = 339;
 /// headers are the same size.
 pub const BASELINE_PATH: &str =
     "/apis/restaurant.programming-kubernetes.info/v1beta1/namespaces/piazza-bench-get/pizzas/pizza-0";
+
+/// The path POSTed to the transport server when etcd is behind it: shaped like a CREATE of a
+/// pizza.
+pub const BASELINE_CREATE_PATH: &str =
+    "/apis/restaurant.programming-kubernetes.info/v1beta1/namespaces/piazza-bench-create/pizzas";
 
 /// A running transport server; stops when dropped.
 pub struct TransportServer {
@@ -58,24 +70,37 @@ enum Running {
 
 impl TransportServer {
     /// Starts the server in this process on 127.0.0.1 (an ephemeral port), answering
-    /// `body_size` bytes.
-    pub async fn start(body_size: usize) -> Result<TransportServer, BenchError> {
+    /// `body_size` bytes, after writing each request's body to `etcd` when given.
+    pub async fn start(
+        body_size: usize,
+        etcd: Option<Arc<EtcdBehind>>,
+    ) -> Result<TransportServer, BenchError> {
         let (ca_pem, config) = tls_config()?;
         let listener =
             TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
         let addr = listener.local_addr().map_err(|e| BenchError::io("local address", e))?;
-        let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(config)), fixed_body(body_size)));
+        let answer = Answer { body: fixed_body(body_size), etcd };
+        let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(config)), answer));
         Ok(TransportServer { addr, ca_pem, running: Running::InProcess(task) })
     }
 
     /// Starts the server in a child process running `program` (this binary), which prints its
-    /// address on its first line of output and writes its CA into a temporary file.
-    pub async fn spawn(program: &Path, body_size: usize) -> Result<TransportServer, BenchError> {
+    /// address on its first line of output and writes its CA into a temporary file. With
+    /// `etcd_endpoints`, the child writes each request's body there first.
+    pub async fn spawn(
+        program: &Path,
+        body_size: usize,
+        etcd_endpoints: &[String],
+    ) -> Result<TransportServer, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::io("creating a temporary directory", e))?;
         let ca_file = dir.path().join("ca.pem");
-        let mut child = Command::new(program)
-            .args(["baseline", "transport-serve", "--body-size", &body_size.to_string(), "--ca-out"])
-            .arg(&ca_file)
+        let mut command = Command::new(program);
+        command.args(["baseline", "transport-serve", "--body-size", &body_size.to_string(), "--ca-out"]);
+        command.arg(&ca_file);
+        if !etcd_endpoints.is_empty() {
+            command.arg("--etcd-endpoints").arg(etcd_endpoints.join(","));
+        }
+        let mut child = command
             // The child exits when this pipe closes, so it never outlives this process.
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -139,8 +164,18 @@ const LISTENING: &str = "listening on ";
 
 /// Serves `body_size` bytes on 127.0.0.1 (ephemeral port) until killed or until standard input
 /// closes (the parent is gone): writes the CA to `ca_out`, then prints `listening on <addr>`.
+/// With `etcd_endpoints`, connects there first and writes each request's body before answering.
 /// The child side of [`TransportServer::spawn`].
-pub async fn serve_forever(body_size: usize, ca_out: &Path) -> Result<(), BenchError> {
+pub async fn serve_forever(
+    body_size: usize,
+    ca_out: &Path,
+    etcd_endpoints: &[String],
+) -> Result<(), BenchError> {
+    let etcd = match etcd_endpoints {
+        [] => None,
+        endpoints => Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?)),
+    };
+    let answer = Answer { body: fixed_body(body_size), etcd };
     let (ca_pem, config) = tls_config()?;
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
@@ -152,7 +187,7 @@ pub async fn serve_forever(body_size: usize, ca_out: &Path) -> Result<(), BenchE
         let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
     };
     tokio::select! {
-        () = serve(listener, TlsAcceptor::from(Arc::new(config)), fixed_body(body_size)) => {}
+        () = serve(listener, TlsAcceptor::from(Arc::new(config)), answer) => {}
         () = parent_gone => {}
     }
     Ok(())
@@ -171,7 +206,36 @@ pub fn fixed_body(size: usize) -> Bytes {
     Bytes::from(format!(r#"{{"pad":"{}"}}"#, "x".repeat(size - WRAP)))
 }
 
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, body: Bytes) {
+/// The largest request body written to etcd (etcd's own default request limit is 1.5 MiB).
+const MAX_WRITTEN_BODY: usize = 1024 * 1024;
+
+/// What the server does for every request.
+#[derive(Clone)]
+struct Answer {
+    /// The fixed response body.
+    body: Bytes,
+    /// Where each request's body is written first, if anywhere.
+    etcd: Option<Arc<EtcdBehind>>,
+}
+
+impl Answer {
+    async fn respond(self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let status = match &self.etcd {
+            None => StatusCode::OK,
+            Some(etcd) => match Limited::new(request.into_body(), MAX_WRITTEN_BODY).collect().await {
+                Ok(value) => etcd.create(&value.to_bytes()).await,
+                Err(e) if e.is::<LengthLimitError>() => StatusCode::PAYLOAD_TOO_LARGE,
+                Err(_) => StatusCode::BAD_REQUEST,
+            },
+        };
+        let mut response = Response::new(Full::new(self.body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, answer: Answer) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     // Dropped (and with it every connection task) when the server task is aborted.
     let mut connections = tokio::task::JoinSet::new();
@@ -181,13 +245,12 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, body: Bytes) {
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, builder, body) = (acceptor.clone(), Arc::clone(&builder), body.clone());
+        let (acceptor, builder, answer) = (acceptor.clone(), Arc::clone(&builder), answer.clone());
         connections.spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |_request: Request<Incoming>| {
-                let mut response = Response::new(Full::new(body.clone()));
-                response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                async move { Ok::<_, Infallible>(response) }
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let answer = answer.clone();
+                async move { Ok::<_, Infallible>(answer.respond(request).await) }
             });
             let _ = builder.serve_connection(TokioIo::new(stream), service).await;
         });

@@ -5,6 +5,7 @@
 //! | GET | transport with a body the size of the pizza served |
 //! | LIST N (both paths), LIST limit | transport with a body the size of that list |
 //! | CREATE, UPDATE | raw etcd transactions with `--etcd-endpoints`, else raw embedded commits |
+//! | CREATE on etcd, again | the transport with etcd behind it (each POST one put-if-absent, one watcher) |
 //! | mixed, watch | none (absolute figures) |
 //!
 //! `--rounds N` repeats each block of a limit and its scenarios N times (see [`rounds`]).
@@ -37,7 +38,7 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
     let mut rows = Vec::new();
 
     let pizza_size = scenarios.pizza_size().await?;
-    let transport = |size: usize| baseline::transport(size, Placement::ChildProcess, &load, protocol);
+    let transport = |size: usize| baseline::transport(size, Placement::ChildProcess, &[], &load, protocol);
     if wanted(ScenarioName::Get) {
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
@@ -76,19 +77,29 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         // other figures are for reference and run once.
         let mut references = Vec::new();
         let mut rounds = Vec::new();
+        // On etcd, CREATE is also compared to the transport with etcd behind it: the same
+        // write and watch with nothing else in the server.
+        let mut behind_transport = Vec::new();
         let embedded = || baseline::embedded(args.embedded_dir.as_deref(), pizza_size, &load);
         for round in 0..args.rounds {
-            let limit = if endpoints.is_empty() {
-                progress(embedded().await?)
+            let (limit, behind) = if endpoints.is_empty() {
+                (progress(embedded().await?), None)
             } else {
                 if round == 0 {
                     references.push(progress(embedded().await?));
                 }
-                progress(baseline::etcd(endpoints, pizza_size, &load, false, false).await?)
+                let raw = progress(baseline::etcd(endpoints, pizza_size, &load, false, false).await?);
+                let placement = Placement::ChildProcess;
+                let behind = baseline::transport(pizza_size, placement, endpoints, &load, protocol).await?;
+                (raw, Some(progress(behind)))
             };
             let mut runs = Vec::new();
             if wanted(ScenarioName::Create) {
-                runs.push(progress(scenarios.create(limits).await?));
+                let create = progress(scenarios.create(limits).await?);
+                if let Some(behind) = behind {
+                    behind_transport.push(Round { limit: behind, runs: vec![create.clone()] });
+                }
+                runs.push(create);
             }
             if wanted(ScenarioName::Update) {
                 runs.push(progress(scenarios.update(DEFAULT_UPDATE_OBJECTS, limits).await?));
@@ -102,6 +113,7 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
         }
         let limit_name = if endpoints.is_empty() { "embedded commit" } else { "etcd txn" };
         rows.extend(rounds::rows(limit_name, &rounds));
+        rows.extend(rounds::rows("transport → etcd txn", &behind_transport));
         rows.extend(references.into_iter().map(Row::plain));
     }
     if wanted(ScenarioName::Mixed) {
