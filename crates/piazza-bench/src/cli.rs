@@ -301,6 +301,13 @@ pub struct EtcdArgs {
     /// cache does (etcd then also encodes and sends each event).
     #[arg(long)]
     pub with_watcher: bool,
+    /// Read instead of write: count-only ranges of one key, linearizable (a consistent read's
+    /// revision probe) unless `--serializable`.
+    #[arg(long, conflicts_with_all = ["clean_up", "with_watcher"])]
+    pub reads: bool,
+    /// With `--reads`: serializable ranges (served from the member's own state, no ReadIndex).
+    #[arg(long, requires = "reads")]
+    pub serializable: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub load: LoadArgs,
@@ -540,6 +547,17 @@ mod tests {
         let cli = parse(&["baseline", "etcd", "--with-watcher"]).unwrap();
         let Command::Baseline(BaselineCommand::Etcd(e)) = cli.command else { panic!("not etcd") };
         assert!(e.with_watcher);
+        let cli = parse(&["baseline", "etcd", "--reads", "--serializable"]).unwrap();
+        let Command::Baseline(BaselineCommand::Etcd(e)) = cli.command else { panic!("not etcd") };
+        assert!(e.reads && e.serializable);
+        // Reads write nothing to watch or clean up; serializable only qualifies reads.
+        assert!(parse(&["baseline", "etcd", "--reads", "--with-watcher"]).is_err());
+        assert!(parse(&["baseline", "etcd", "--reads", "--clean-up"]).is_err());
+        assert!(parse(&["baseline", "etcd", "--serializable"]).is_err());
+
+        let cli = parse(&["baseline", "transport", "--etcd-endpoints", "http://a:1,http://b:2"]).unwrap();
+        let Command::Baseline(BaselineCommand::Transport(t)) = cli.command else { panic!("not transport") };
+        assert_eq!(t.etcd_endpoints, ["http://a:1", "http://b:2"]);
 
         let cli = parse(&["baseline", "transport", "--body-size", "100", "--h1"]).unwrap();
         let Command::Baseline(BaselineCommand::Transport(t)) = cli.command else { panic!("not transport") };

@@ -36,6 +36,10 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         Command::Baseline(BaselineCommand::TransportServe(args)) => {
             transport::serve_forever(args.body_size, &args.ca_out, &args.etcd_endpoints).await?
         }
+        Command::Baseline(BaselineCommand::Etcd(args)) if args.reads => output::print(
+            &[baseline::etcd_reads(&args.endpoints, !args.serializable, &args.load).await?],
+            args.json,
+        ),
         Command::Baseline(BaselineCommand::Etcd(args)) => output::print(
             &[baseline::etcd(&args.endpoints, PIZZA_BODY_SIZE, &args.load, args.clean_up, args.with_watcher)
                 .await?],

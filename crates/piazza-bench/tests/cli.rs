@@ -197,6 +197,25 @@ async fn baseline_etcd_with_a_watcher_commits_then_cleans_up() {
     assert_eq!(left.await.unwrap().count(), 0);
 }
 
+#[tokio::test]
+async fn baseline_etcd_reads_both_ways_and_writes_nothing() {
+    let etcd = piazza_storage_etcd::testing::EtcdServer::start();
+    let endpoint = etcd.endpoint();
+    for (mode, name) in [
+        (&["-c", "2"][..], "baseline etcd linearizable range (count only)"),
+        (&["-c", "1"][..], "baseline etcd linearizable range (count only, one in flight)"),
+        (&["-c", "2", "--serializable"][..], "baseline etcd serializable range (count only)"),
+    ] {
+        let args = ["baseline", "etcd", "--reads", "--endpoints", &endpoint, "-z", "500ms", "--json"];
+        let report = bench(&[&args[..], mode].concat()).await;
+        assert_eq!(report["name"], name, "{report:#}");
+        assert_eq!(report["errors"], 0, "{report:#}");
+        assert!(report["requests"].as_u64().unwrap() > 10, "{report:#}");
+        assert_eq!(report["statuses"]["200"], report["requests"], "{report:#}");
+    }
+    assert_eq!(bench_keys(&endpoint, 0).await.0, 0, "reads wrote nothing");
+}
+
 /// The number of keys under the bench's prefix, and whether every value has `size` bytes.
 async fn bench_keys(endpoint: &str, size: usize) -> (usize, bool) {
     let options = etcd_client::ConnectOptions::new();

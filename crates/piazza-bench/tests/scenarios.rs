@@ -104,12 +104,13 @@ fn rows<'a>(markdown: &'a str, name: &str) -> Vec<Vec<&'a str>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_suite_compares_create_to_raw_etcd_and_to_the_transport_with_etcd_behind() {
+async fn the_suite_on_etcd_compares_create_to_both_etcd_limits_and_lists_etcd_reads() {
     let (_server, kubeconfig) = start().await;
     let etcd = piazza_storage_etcd::testing::EtcdServer::start();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("suite.md");
-    let args = ["suite", "--only", "create", "-z", "500ms", "-c", "2", "--rounds", "2", "--etcd-endpoints"];
+    let args =
+        ["suite", "--only", "get,create", "-z", "500ms", "-c", "2", "--rounds", "2", "--etcd-endpoints"];
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
         .args(args)
         .arg(etcd.endpoint())
@@ -137,4 +138,10 @@ async fn the_suite_compares_create_to_raw_etcd_and_to_the_transport_with_etcd_be
     assert_eq!(behind[0][6], "0", "no errors: {markdown}");
     assert!(behind[0][1].parse::<f64>().unwrap() > 0.0, "{markdown}");
     assert_eq!(rows(&markdown, "baseline etcd put-if-absent txn").len(), 2, "raw, and with a watcher");
+    // The GET block lists etcd's linearizable reads for reference, at -c and one in flight.
+    assert_eq!(rows(&markdown, "GET one pizza").len(), 1, "{markdown}");
+    let reads = rows(&markdown, "baseline etcd linearizable range");
+    assert_eq!(reads.len(), 2, "{markdown}");
+    assert!(reads[1][0].ends_with("one in flight)"), "{markdown}");
+    assert!(reads.iter().all(|r| r[6] == "0" && r[1].parse::<f64>().unwrap() > 0.0), "{markdown}");
 }

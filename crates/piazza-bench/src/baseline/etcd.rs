@@ -1,13 +1,14 @@
-//! The etcd limit: raw put-if-absent transactions (`create_revision == 0` → put), the write a
-//! Kubernetes CREATE makes, through etcd-client at the same concurrency and over the same
-//! transport as the etcd store ([`piazza_storage_etcd::connect_client`]).
+//! The etcd limits: raw put-if-absent transactions (`create_revision == 0` → put), the write a
+//! Kubernetes CREATE makes, and count-only ranges, the read a consistent GET's revision probe
+//! makes; through etcd-client at the same concurrency and over the same transport as the etcd
+//! store ([`piazza_storage_etcd::connect_client`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, KvClient, Txn, TxnOp, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp, WatchOptions,
 };
 
 use crate::client::RequestError;
@@ -42,13 +43,7 @@ impl EtcdWorkload {
         value: Bytes,
         watched: bool,
     ) -> Result<EtcdWorkload, BenchError> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(30));
-        // The store's own transport, so that the limit pays the client costs the server pays.
-        let client = piazza_storage_etcd::connect_client(endpoints, Duration::from_secs(5), options)
-            .await
-            .map_err(|e| BenchError::Storage(format!("connecting to etcd {endpoints:?}: {e}")))?;
+        let client = connect(endpoints).await?;
         let prefix = format!("/piazza-bench/{run}/");
         let watcher = match watched {
             true => Some(start_watcher(&client, &prefix).await?),
@@ -128,6 +123,59 @@ impl EtcdBehind {
             Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+/// Count-only ranges of one absent key: with `linearizable`, each one waits for etcd's
+/// ReadIndex, as the revision probe of a consistent read does.
+pub struct EtcdReadWorkload {
+    client: Client,
+    key: String,
+    linearizable: bool,
+}
+
+impl EtcdReadWorkload {
+    /// Connects to `endpoints`; the key read is `/piazza-bench/<run>/probe`.
+    pub async fn connect(
+        endpoints: &[String],
+        run: &str,
+        linearizable: bool,
+    ) -> Result<EtcdReadWorkload, BenchError> {
+        let client = connect(endpoints).await?;
+        Ok(EtcdReadWorkload { client, key: format!("/piazza-bench/{run}/probe"), linearizable })
+    }
+}
+
+impl Workload for EtcdReadWorkload {
+    type Worker = KvClient;
+
+    async fn worker(&self, _index: usize) -> KvClient {
+        self.client.kv_client()
+    }
+
+    async fn call(&self, kv: &mut KvClient, _seq: u64) -> Result<Sample, RequestError> {
+        let mut options = GetOptions::new().with_count_only();
+        if !self.linearizable {
+            options = options.with_serializable();
+        }
+        let response =
+            kv.get(self.key.as_str(), Some(options)).await.map_err(|e| RequestError(format!("etcd: {e}")))?;
+        match response.header() {
+            Some(header) if header.revision() > 0 => Ok(Sample::new("range", 200, 0)),
+            _ => Err(RequestError("etcd: a range answered without a revision".into())),
+        }
+    }
+}
+
+/// A client of `endpoints` over the store's own transport
+/// ([`piazza_storage_etcd::connect_client`]), so that a limit pays the client costs the server
+/// pays.
+async fn connect(endpoints: &[String]) -> Result<Client, BenchError> {
+    let options = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(30));
+    piazza_storage_etcd::connect_client(endpoints, Duration::from_secs(5), options)
+        .await
+        .map_err(|e| BenchError::Storage(format!("connecting to etcd {endpoints:?}: {e}")))
 }
 
 /// Opens a watch on `prefix` and drains it in a task until aborted or the stream ends.

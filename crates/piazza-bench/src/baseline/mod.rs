@@ -111,6 +111,20 @@ pub async fn etcd(
     Ok(report)
 }
 
+/// Count-only ranges of one key against etcd at `endpoints`, linearizable or serializable.
+pub async fn etcd_reads(
+    endpoints: &[String],
+    linearizable: bool,
+    load: &LoadArgs,
+) -> Result<Report, BenchError> {
+    let workload = etcd::EtcdReadWorkload::connect(endpoints, &run_id(), linearizable).await?;
+    let kind = if linearizable { "linearizable" } else { "serializable" };
+    // One in flight is how a consistent read's shared revision probes reach etcd.
+    let one_at_a_time = if load.concurrency == 1 { ", one in flight" } else { "" };
+    let name = format!("baseline etcd {kind} range (count only{one_at_a_time})");
+    Ok(runner::run(&name, Arc::new(workload), limits(load)).await)
+}
+
 /// Fsynced creates on an embedded store in `dir`, or in a temporary directory.
 pub async fn embedded(dir: Option<&Path>, value_size: usize, load: &LoadArgs) -> Result<Report, BenchError> {
     let temp;

@@ -8,6 +8,9 @@
 //! | CREATE on etcd, again | the transport with etcd behind it (each POST one put-if-absent, one watcher) |
 //! | mixed, watch | none (absolute figures) |
 //!
+//! With `--etcd-endpoints`, the GET block adds etcd's linearizable count-only ranges (at the
+//! suite's concurrency and one in flight) for reference.
+//!
 //! `--rounds N` repeats each block of a limit and its scenarios N times (see [`rounds`]).
 
 pub mod rounds;
@@ -47,6 +50,16 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
             rounds.push(Round { limit, runs: vec![get] });
         }
         rows.extend(rounds::rows("transport", &rounds));
+        if !args.etcd_endpoints.is_empty() {
+            // Not limits: what etcd's linearizable reads cost, one per GET (as upstream reads)
+            // and one in flight (as the shared revision probes of consistent reads go).
+            let one = LoadArgs { concurrency: 1, ..load.clone() };
+            for load in [&load, &one] {
+                rows.push(Row::plain(progress(
+                    baseline::etcd_reads(&args.etcd_endpoints, true, load).await?,
+                )));
+            }
+        }
     }
     for &n in &args.list_sizes {
         if !wanted(ScenarioName::List) {
