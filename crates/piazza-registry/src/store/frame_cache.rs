@@ -30,7 +30,10 @@ pub(crate) struct BoundedCache<K, V> {
 }
 
 struct Inner<K, V> {
-    map: HashMap<K, (V, usize)>,
+    /// The keys are revisions and enumerations the server chose, never client-controlled, so
+    /// a fast hasher without HashDoS resistance (foldhash) is safe; std's SipHash cost ~0.8k
+    /// instructions per watch delivery (docs/benchmarks.md).
+    map: HashMap<K, (V, usize), foldhash::fast::RandomState>,
     order: VecDeque<K>,
     weight: usize,
 }
@@ -39,7 +42,7 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
     /// A cache of at most `max_entries` entries weighing at most `max_weight` in total.
     pub(crate) fn new(max_entries: usize, max_weight: usize) -> Self {
         Self {
-            inner: Mutex::new(Inner { map: HashMap::new(), order: VecDeque::new(), weight: 0 }),
+            inner: Mutex::new(Inner { map: HashMap::default(), order: VecDeque::new(), weight: 0 }),
             max_entries,
             max_weight,
         }
