@@ -16,6 +16,7 @@ pub mod params;
 pub mod rest;
 pub mod selectable;
 pub mod selection;
+pub mod stop_when;
 pub mod storage_errors;
 pub mod store;
 pub mod strategy;

@@ -508,7 +508,7 @@ impl<H: Object> RestResource for Store<H> {
                 Err(e) => error_frame(&e, format),
             }
         });
-        Ok(Box::pin(frames.take_until(tokio::time::sleep(timeout))))
+        Ok(Box::pin(crate::stop_when::stop_when(frames, tokio::time::sleep(timeout))))
     }
 
     async fn create(&self, ctx: &RestContext, body: &[u8], body_format: Format) -> Result<Encoded, ApiError> {

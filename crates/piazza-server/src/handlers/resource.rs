@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use http::HeaderValue;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use piazza_codec::{
@@ -138,7 +137,7 @@ fn dispatch(
             let shutdown = shutdown.clone();
             Box::pin(async move {
                 let frames = match resource.watch(&ctx).await {
-                    Ok(frames) => frames.take_until(shutdown.wait()),
+                    Ok(frames) => shutdown.until(frames),
                     Err(e) => return error_response(&e, error_format),
                 };
                 if let Some((headers, on_upgrade)) = websocket {

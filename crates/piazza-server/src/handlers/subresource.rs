@@ -2,7 +2,6 @@
 //! [`Subresource`], checks its verbs (405 otherwise, as upstream) and maps the HTTP verb to it.
 //! Unregistered subresources never get here: [`super::resource::resolve`] answers 404.
 
-use futures::StreamExt;
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 use piazza_codec::{
@@ -82,7 +81,7 @@ pub async fn dispatch(
                 encoded
             }
             SubresourceReply::Stream { content_type, body } => {
-                let mut response = Response::new(streaming(body.take_until(shutdown.clone().wait())));
+                let mut response = Response::new(streaming(shutdown.until(body)));
                 if let Ok(value) = HeaderValue::from_str(&content_type) {
                     response.headers_mut().insert(CONTENT_TYPE, value);
                 }
