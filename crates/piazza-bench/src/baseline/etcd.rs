@@ -3,6 +3,7 @@
 //! makes; through etcd-client at the same concurrency and over the same transport as the etcd
 //! store ([`piazza_storage_etcd::connect_client`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::client::RequestError;
 use crate::error::BenchError;
 use crate::report::Sample;
 use crate::runner::Workload;
+use crate::template::run_id;
 
 /// Put-if-absent of `<prefix><seq>`.
 pub struct EtcdWorkload {
@@ -113,8 +115,16 @@ impl EtcdBehind {
         Ok(EtcdBehind { workload, next: AtomicU64::new(0) })
     }
 
-    /// Writes `value` under the next key: 201 when created, 500 when etcd failed (409 cannot
-    /// happen: every key is new).
+    /// [`connect`](Self::connect)ed when there are endpoints, with a fresh run id; none without.
+    pub async fn when_given(endpoints: &[String]) -> Result<Option<Arc<EtcdBehind>>, BenchError> {
+        match endpoints {
+            [] => Ok(None),
+            endpoints => Ok(Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?))),
+        }
+    }
+
+    /// Writes `value` under the next key: 201 when created, 409 when the key existed (never:
+    /// every key is new), 500 when etcd failed.
     pub async fn create(&self, value: &[u8]) -> http::StatusCode {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         match self.workload.put_if_absent(&mut self.workload.kv_client(), seq, value).await {

@@ -39,7 +39,7 @@ pub enum Placement {
 
 /// Starts the transport server with a `body_size`-byte body and drives GETs at it. With
 /// `etcd_endpoints`, drives POSTs of a `body_size`-byte body instead, each of which the server
-/// writes to etcd before answering (see [`transport`]).
+/// writes to etcd before answering (see [`EtcdBehind`]).
 pub async fn transport(
     body_size: usize,
     placement: Placement,
@@ -49,11 +49,7 @@ pub async fn transport(
 ) -> Result<Report, BenchError> {
     let server = match placement {
         Placement::InProcess => {
-            let etcd = match etcd_endpoints {
-                [] => None,
-                endpoints => Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?)),
-            };
-            TransportServer::start(body_size, etcd).await?
+            TransportServer::start(body_size, EtcdBehind::when_given(etcd_endpoints).await?).await?
         }
         Placement::ChildProcess => {
             let program = std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))?;

@@ -36,7 +36,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::client::tls::{TlsOptions, provider};
 use crate::error::BenchError;
-use crate::template::run_id;
 
 use super::etcd::EtcdBehind;
 
@@ -171,11 +170,7 @@ pub async fn serve_forever(
     ca_out: &Path,
     etcd_endpoints: &[String],
 ) -> Result<(), BenchError> {
-    let etcd = match etcd_endpoints {
-        [] => None,
-        endpoints => Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?)),
-    };
-    let answer = Answer { body: fixed_body(body_size), etcd };
+    let answer = Answer { body: fixed_body(body_size), etcd: EtcdBehind::when_given(etcd_endpoints).await? };
     let (ca_pem, config) = tls_config()?;
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
