@@ -71,8 +71,9 @@ impl Future for ShutdownSignal {
 }
 
 impl Signal for ShutdownSignal {
+    /// Shutdown has begun, or its trigger is gone (as [`Shutdown::wait`] resolves then too).
     fn fired(&self) -> bool {
-        self.shutdown.is_shutting_down()
+        self.shutdown.is_shutting_down() || self.shutdown.receiver.has_changed().is_err()
     }
 }
 
@@ -101,6 +102,18 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken by the shutdown");
         assert_eq!(ended.unwrap(), None);
         drop(tx);
+    }
+
+    #[tokio::test]
+    async fn a_watch_ends_when_the_trigger_is_dropped() {
+        let (shutdown, trigger) = Shutdown::new();
+        let mut stream = shutdown.until(Box::pin(futures::stream::pending::<u8>()));
+        let waiting = tokio::spawn(async move { stream.next().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        drop(trigger);
+        let ended = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken by the drop");
+        assert_eq!(ended.unwrap(), None);
     }
 
     #[tokio::test]
