@@ -108,8 +108,9 @@ impl<H: Object> Store<H> {
 
     /// Writes the stored objects in `codec`'s version into `body`, each through
     /// `write_item` (JSON separated by commas, or protobuf list items): copied from the
-    /// cache under one read lock, without touching reference counts; objects not cached yet
-    /// are encoded and cached first.
+    /// cache under one read lock, without touching reference counts, one lookup per object
+    /// when all are cached (the steady state); otherwise the objects not cached yet are
+    /// encoded and cached first, and the items written again.
     fn write_items(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
@@ -119,6 +120,20 @@ impl<H: Object> Store<H> {
         write_item: fn(&mut Vec<u8>, usize, &[u8]),
     ) -> Result<(), ApiError> {
         let version = codec.version();
+        let start = body.len();
+        {
+            let view = self.encoded.view();
+            let mut written = 0;
+            for kv in kvs {
+                let Some(item) = view.get(lookup(kv, version, wire)) else { break };
+                write_item(body, written, item);
+                written += 1;
+            }
+            if written == kvs.len() {
+                return Ok(());
+            }
+        }
+        body.truncate(start);
         let fresh = self.encode_missing(codec, wire, kvs)?;
         let view = self.encoded.view();
         for (i, (kv, fresh)) in kvs.iter().zip(&fresh).enumerate() {

@@ -116,6 +116,40 @@ async fn get_json_is_the_encoding_and_is_reused_until_the_object_changes() {
     assert_eq!(json, reference(&env, "v2", "a").await);
 }
 
+/// The JSON items of every pizza in "ns" as `write_items` writes them after `head`.
+async fn written_items(env: &Env, version: &str, head: &[u8]) -> Vec<u8> {
+    let codec = env.store.version(version).unwrap();
+    let page = env.store.list_stored(Some("ns"), &ListParams::default()).await.unwrap();
+    let mut body = head.to_vec();
+    env.store.write_items(codec, Wire::Json, &page.items, &mut body, json_item).unwrap();
+    body
+}
+
+#[tokio::test]
+async fn list_items_are_the_same_whether_none_all_or_some_are_cached() {
+    let env = env();
+    for (name, color) in [("a", "red"), ("b", "green"), ("c", "blue")] {
+        create(&env, name, color).await;
+    }
+    let expected = |items: Vec<Vec<u8>>| [b"[".to_vec(), items.join(&b","[..])].concat();
+    let references = [
+        reference(&env, "v2", "a").await,
+        reference(&env, "v2", "b").await,
+        reference(&env, "v2", "c").await,
+    ];
+    // Nothing cached: every item encoded; then everything cached: one lookup each.
+    assert_eq!(written_items(&env, "v2", b"[").await, expected(references.to_vec()));
+    assert_eq!(written_items(&env, "v2", b"[").await, expected(references.to_vec()));
+    // The middle object changes: the first item was already written from the cache when the
+    // miss is found, and must not be written twice.
+    let mut changed = env.store.get(Some("ns"), "b", ReadRevision::Latest).await.unwrap();
+    changed.color = "black".into();
+    env.store.update(Some("ns"), "b", changed, &UserInfo::default(), false).await.unwrap();
+    let body = written_items(&env, "v2", b"[").await;
+    let new_b = reference(&env, "v2", "b").await;
+    assert_eq!(body, expected(vec![references[0].clone(), new_b, references[2].clone()]));
+}
+
 #[tokio::test]
 async fn get_json_of_a_missing_object_is_404() {
     let env = env();
