@@ -187,14 +187,7 @@ async fn baseline_etcd_with_a_watcher_commits_then_cleans_up() {
     assert!(report["requests"].as_u64().unwrap() > 10, "{report:#}");
     assert_eq!(report["statuses"]["201"], report["requests"], "every put-if-absent committed: {report:#}");
     // Nothing is left under the bench's prefix.
-    let options = etcd_client::ConnectOptions::new();
-    let mut client =
-        piazza_storage_etcd::connect_client(&[endpoint], std::time::Duration::from_secs(5), options)
-            .await
-            .unwrap();
-    let left =
-        client.get("/piazza-bench/", Some(etcd_client::GetOptions::new().with_prefix().with_count_only()));
-    assert_eq!(left.await.unwrap().count(), 0);
+    assert_eq!(bench_keys(&endpoint, 0).await.0, 0);
 }
 
 #[tokio::test]
