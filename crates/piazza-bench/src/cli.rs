@@ -241,6 +241,9 @@ pub enum BaselineCommand {
     /// The child side of `transport`: serve a fixed body on 127.0.0.1 until killed.
     #[command(hide = true)]
     TransportServe(TransportServeArgs),
+    /// The watch scenario against the transport server relaying each POSTed body to every
+    /// watch, and doing nothing else.
+    Watch(WatchBaselineArgs),
     /// Raw etcd put-if-absent transactions.
     Etcd(EtcdArgs),
     /// Raw fsynced commits to the embedded engine.
@@ -285,6 +288,32 @@ pub struct TransportServeArgs {
     /// Write each request's body to etcd here before answering.
     #[arg(long, value_delimiter = ',')]
     pub etcd_endpoints: Vec<String>,
+    /// Serve watches and relay each POSTed body to them.
+    #[arg(long, conflicts_with = "etcd_endpoints")]
+    pub fan_out: bool,
+}
+
+/// `baseline watch`.
+#[derive(Debug, Args)]
+pub struct WatchBaselineArgs {
+    /// Run the server on this process's runtime instead of a child process.
+    #[arg(long)]
+    pub in_process: bool,
+    /// The format the writers send and the watchers accept.
+    #[arg(long, value_enum, default_value_t = WireFormat::Json)]
+    pub format: WireFormat,
+    /// How long the writers write (`-z`).
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Watchers and writes per second.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// HTTP version and timeout; the watchers take one connection per 100.
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `baseline etcd`.
@@ -562,6 +591,22 @@ mod tests {
         let cli = parse(&["baseline", "transport", "--body-size", "100", "--h1"]).unwrap();
         let Command::Baseline(BaselineCommand::Transport(t)) = cli.command else { panic!("not transport") };
         assert_eq!(t.body_size, Some(100));
+
+        let cli =
+            parse(&["baseline", "watch", "--watchers", "7", "--format", "protobuf", "-z", "2s"]).unwrap();
+        let Command::Baseline(BaselineCommand::Watch(w)) = cli.command else { panic!("not watch") };
+        assert_eq!((w.watch.watchers, w.watch.writes_per_sec, w.format), (7, 100, WireFormat::Protobuf));
+        assert_eq!(w.load.duration, Some(Duration::from_secs(2)));
+        assert!(!w.in_process);
+        for hostile in [&["--watchers", "-3"][..], &["--writes-per-sec", "4294967296"], &["--format", "yaml"]]
+        {
+            assert!(parse(&[&["baseline", "watch"][..], hostile].concat()).is_err(), "{hostile:?}");
+        }
+        let serve = ["baseline", "transport-serve", "--body-size", "1", "--ca-out", "ca.pem", "--fan-out"];
+        let cli = parse(&serve).unwrap();
+        let Command::Baseline(BaselineCommand::TransportServe(t)) = cli.command else { panic!("not serve") };
+        assert!(t.fan_out && t.etcd_endpoints.is_empty());
+        assert!(parse(&[&serve[..], &["--etcd-endpoints", "http://a:1"]].concat()).is_err(), "one mode only");
 
         let cli = parse(&[
             "suite",

@@ -34,7 +34,13 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             )
         }
         Command::Baseline(BaselineCommand::TransportServe(args)) => {
-            transport::serve_forever(args.body_size, &args.ca_out, &args.etcd_endpoints).await?
+            transport::serve_forever(args.body_size, &args.ca_out, &args.etcd_endpoints, args.fan_out).await?
+        }
+        Command::Baseline(BaselineCommand::Watch(args)) => {
+            let placement = if args.in_process { Placement::InProcess } else { Placement::ChildProcess };
+            let config =
+                scenario::watch_config(&args.watch, baseline::limits(&args.load).duration, args.format);
+            output::print(&[baseline::watch(placement, config, &args.protocol).await?], args.json)
         }
         Command::Baseline(BaselineCommand::Etcd(args)) if args.reads => output::print(
             &[baseline::etcd_reads(&args.endpoints, !args.serializable, &args.load).await?],

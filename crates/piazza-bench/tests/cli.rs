@@ -7,7 +7,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::bench;
-use piazza_bench::baseline::transport::TransportServer;
+use piazza_bench::baseline::transport::{Behind, ChildMode, TransportServer};
 use serde_json::Value;
 
 fn assert_clean_run(report: &Value, protocol: &str) {
@@ -49,9 +49,13 @@ async fn baseline_transport_in_process_runs_for_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
-    let server = TransportServer::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")), 77, &[])
-        .await
-        .unwrap();
+    let server = TransportServer::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")),
+        77,
+        ChildMode::Fixed,
+    )
+    .await
+    .unwrap();
     let url = format!("{}/anything", server.url());
     let report = bench(&["http", "--url", &url, "--insecure", "-n", "20", "-c", "2", "--json"]).await;
     assert_clean_run(&report, "h2");
@@ -68,7 +72,7 @@ async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
-    let server = TransportServer::start(100, None).await.unwrap();
+    let server = TransportServer::start(100, Behind::Nothing).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let yaml = format!(
@@ -113,7 +117,7 @@ async fn http_mode_drives_the_transport_server_with_a_kubeconfig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_mode_over_http1_with_a_ca_file() {
-    let server = TransportServer::start(10, None).await.unwrap();
+    let server = TransportServer::start(10, Behind::Nothing).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, server.ca_pem()).unwrap();
@@ -140,7 +144,7 @@ async fn http_mode_over_http1_with_a_ca_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_servers_are_errors_not_crashes() {
-    let server = TransportServer::start(10, None).await.unwrap();
+    let server = TransportServer::start(10, Behind::Nothing).await.unwrap();
     let url = format!("{}/", server.url());
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
         .args(["http", "--url", &url, "-n", "5", "-c", "1", "--json"])
@@ -154,7 +158,7 @@ async fn untrusted_servers_are_errors_not_crashes() {
         bench(&["http", "--url", &url, "--insecure", "-n", "5", "-c", "1", "-z", "5s", "--json"]).await;
     assert_clean_run(&report, "h2");
 
-    let other = TransportServer::start(10, None).await.unwrap();
+    let other = TransportServer::start(10, Behind::Nothing).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wrong_ca = dir.path().join("ca.pem");
     std::fs::write(&wrong_ca, other.ca_pem()).unwrap();
@@ -248,7 +252,7 @@ async fn the_transport_server_refuses_an_oversized_body_and_writes_nothing() {
     let behind = piazza_bench::baseline::etcd::EtcdBehind::connect(std::slice::from_ref(&endpoint), "t")
         .await
         .unwrap();
-    let server = TransportServer::start(10, Some(std::sync::Arc::new(behind))).await.unwrap();
+    let server = TransportServer::start(10, Behind::Etcd(std::sync::Arc::new(behind))).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("body");
     std::fs::write(&body, vec![b'x'; 1024 * 1024 + 1]).unwrap();

@@ -94,6 +94,25 @@ async fn the_watch_scenario_sees_every_write_in_json_and_in_protobuf() {
     }
 }
 
+/// Runs `piazza-bench suite <args>` against the server of `kubeconfig`; returns the Markdown
+/// it wrote to `--out`.
+async fn suite(kubeconfig: &Path, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("suite.md");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
+        .arg("suite")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    std::fs::read_to_string(&out).unwrap()
+}
+
 /// The table rows of a suite's Markdown whose first cell starts with `name`.
 fn rows<'a>(markdown: &'a str, name: &str) -> Vec<Vec<&'a str>> {
     markdown
@@ -107,22 +126,10 @@ fn rows<'a>(markdown: &'a str, name: &str) -> Vec<Vec<&'a str>> {
 async fn the_suite_on_etcd_compares_create_to_both_etcd_limits_and_lists_etcd_reads() {
     let (_server, kubeconfig) = start().await;
     let etcd = piazza_storage_etcd::testing::EtcdServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("suite.md");
+    let endpoint = etcd.endpoint();
     let args =
-        ["suite", "--only", "get,create", "-z", "500ms", "-c", "2", "--rounds", "2", "--etcd-endpoints"];
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_piazza-bench"))
-        .args(args)
-        .arg(etcd.endpoint())
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let markdown = std::fs::read_to_string(&out).unwrap();
+        ["--only", "get,create", "-z", "500ms", "-c", "2", "--rounds", "2", "--etcd-endpoints", &endpoint];
+    let markdown = suite(&kubeconfig, &args).await;
     // CREATE appears twice: against raw transactions and against the transport with etcd
     // behind it, each followed by that limit's own row.
     let creates = rows(&markdown, "CREATE pizza");
@@ -144,4 +151,35 @@ async fn the_suite_on_etcd_compares_create_to_both_etcd_limits_and_lists_etcd_re
     assert_eq!(reads.len(), 2, "{markdown}");
     assert!(reads[1][0].ends_with("one in flight)"), "{markdown}");
     assert!(reads.iter().all(|r| r[6] == "0" && r[1].parse::<f64>().unwrap() > 0.0), "{markdown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_shows_the_watch_limit_beside_the_watch_round_by_round() {
+    let (_server, kubeconfig) = start().await;
+    let args = ["--only", "watch", "--watchers", "4", "--writes-per-sec", "20", "-z", "1s", "--rounds", "2"];
+    let markdown = suite(&kubeconfig, &args).await;
+    let main_rows: Vec<_> = markdown
+        .lines()
+        .filter(|l| l.starts_with("| baseline transport fan-out, watch") || l.starts_with("| watch ("))
+        .map(|l| l.split('|').nth(1).unwrap().trim())
+        .collect();
+    let limit = "baseline transport fan-out, watch (4 watchers, 20 writes/s)";
+    let watch = "watch (4 watchers, 20 writes/s)";
+    assert_eq!(main_rows, [limit, watch, limit, watch], "the limit, then Piazza, each round: {markdown}");
+    // Each run has its delivery table, and none missed an event.
+    assert_eq!(markdown.matches("| watchers connected |").count(), 4, "{markdown}");
+    let details: Vec<Vec<&str>> = markdown
+        .lines()
+        .filter(|l| l.starts_with("| 4 |"))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(details.len(), 4, "{markdown}");
+    for row in details {
+        assert_eq!(
+            (row[3], row[6], row[7]),
+            ("0", "0", "0"),
+            "no write errors, missed or duplicates: {markdown}"
+        );
+        assert_eq!(row[4], row[5], "deliveries = expected: {markdown}");
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod etcd;
+pub mod fan_out;
 pub mod transport;
 
 use std::path::Path;
@@ -16,12 +17,12 @@ use crate::error::BenchError;
 use crate::report::Report;
 use crate::rss::Probe;
 use crate::runner::{self, Limits};
+use crate::scenario::watch::{self as watch_scenario, WatchConfig};
 use crate::setup;
 use crate::template::run_id;
 use crate::workload::HttpWorkload;
 
-use self::etcd::EtcdBehind;
-use self::transport::{BASELINE_CREATE_PATH, BASELINE_PATH, TransportServer, fixed_body};
+use self::transport::{BASELINE_CREATE_PATH, BASELINE_PATH, Behind, ChildMode, TransportServer, fixed_body};
 
 /// The limits of a run from the load flags.
 pub fn limits(load: &LoadArgs) -> Limits {
@@ -49,22 +50,14 @@ pub async fn transport(
 ) -> Result<Report, BenchError> {
     let server = match placement {
         Placement::InProcess => {
-            TransportServer::start(body_size, EtcdBehind::when_given(etcd_endpoints).await?).await?
+            TransportServer::start(body_size, Behind::etcd_when_given(etcd_endpoints).await?).await?
         }
         Placement::ChildProcess => {
-            let program = std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))?;
-            TransportServer::spawn(&program, body_size, etcd_endpoints).await?
+            TransportServer::spawn(&this_program()?, body_size, ChildMode::etcd_when_given(etcd_endpoints))
+                .await?
         }
     };
-    let options = ClientOptions {
-        version: setup::version(protocol),
-        connections: protocol.connections.max(1),
-        tls: server.tls_options(),
-        token: None,
-        headers: HeaderMap::new(),
-        timeout: Some(protocol.timeout),
-    };
-    let client = Client::new(crate::client::Target::parse(&server.url())?, options)?;
+    let client = client_of(&server, protocol)?;
     let version = client.version();
     let (workload, name) = match etcd_endpoints {
         [] => (HttpWorkload::get(client, BASELINE_PATH.to_owned(), "get"), "baseline transport"),
@@ -81,6 +74,43 @@ pub async fn transport(
     report.server_rss = probe.map(Probe::finish);
     drop(server);
     Ok(report)
+}
+
+/// The watch fan-out limit: the watch scenario's watchers and writers against the transport
+/// server relaying every POSTed body to every watch (see [`fan_out`]), with nothing else.
+pub async fn watch(
+    placement: Placement,
+    config: WatchConfig,
+    protocol: &ProtocolArgs,
+) -> Result<Report, BenchError> {
+    let server = match placement {
+        Placement::InProcess => TransportServer::start(0, Behind::FanOut(Arc::default())).await?,
+        Placement::ChildProcess => TransportServer::spawn(&this_program()?, 0, ChildMode::FanOut).await?,
+    };
+    let client = client_of(&server, protocol)?;
+    let probe = server.pid().map(Probe::start);
+    let mut report = watch_scenario::run(&client, "piazza-bench-watch", config).await?;
+    report.name = format!("baseline transport fan-out, {}", report.name);
+    report.server_rss = probe.map(Probe::finish);
+    drop(server);
+    Ok(report)
+}
+
+fn this_program() -> Result<std::path::PathBuf, BenchError> {
+    std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))
+}
+
+/// A client of the transport server with the protocol flags.
+fn client_of(server: &TransportServer, protocol: &ProtocolArgs) -> Result<Client, BenchError> {
+    let options = ClientOptions {
+        version: setup::version(protocol),
+        connections: protocol.connections.max(1),
+        tls: server.tls_options(),
+        token: None,
+        headers: HeaderMap::new(),
+        timeout: Some(protocol.timeout),
+    };
+    Client::new(crate::client::Target::parse(&server.url())?, options)
 }
 
 /// Put-if-absent transactions against etcd at `endpoints`. With `clean_up` the keys are

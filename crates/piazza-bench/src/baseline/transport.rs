@@ -20,7 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -38,6 +38,7 @@ use crate::client::tls::{TlsOptions, provider};
 use crate::error::BenchError;
 
 use super::etcd::EtcdBehind;
+use super::fan_out::{self, FanOut, Reply};
 
 /// The size of one Pizza as pizza-apiserver encodes it in JSON (v1beta1, one topping, as the
 /// scenarios create it), measured with `GET`. The suite measures the real size instead.
@@ -52,6 +53,44 @@ pub const BASELINE_PATH: &str =
 /// pizza.
 pub const BASELINE_CREATE_PATH: &str =
     "/apis/restaurant.programming-kubernetes.info/v1beta1/namespaces/piazza-bench-create/pizzas";
+
+/// What the server does with a request besides answering it.
+#[derive(Clone, Default)]
+pub enum Behind {
+    /// Nothing: every request gets the fixed body.
+    #[default]
+    Nothing,
+    /// Each request's body is first written to etcd.
+    Etcd(Arc<EtcdBehind>),
+    /// Watches and the relay of POSTed bodies to them (see [`fan_out`]).
+    FanOut(Arc<FanOut>),
+}
+
+impl Behind {
+    /// etcd when given endpoints, else nothing.
+    pub async fn etcd_when_given(endpoints: &[String]) -> Result<Behind, BenchError> {
+        Ok(EtcdBehind::when_given(endpoints).await?.map_or(Behind::Nothing, Behind::Etcd))
+    }
+}
+
+/// What a child server is started with (see [`TransportServer::spawn`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub enum ChildMode<'a> {
+    /// A fixed body.
+    #[default]
+    Fixed,
+    /// etcd at these endpoints behind the server.
+    Etcd(&'a [String]),
+    /// Watches and the relay of POSTed bodies to them.
+    FanOut,
+}
+
+impl<'a> ChildMode<'a> {
+    /// etcd when given endpoints, else a fixed body.
+    pub fn etcd_when_given(endpoints: &'a [String]) -> ChildMode<'a> {
+        if endpoints.is_empty() { ChildMode::Fixed } else { ChildMode::Etcd(endpoints) }
+    }
+}
 
 /// A running transport server; stops when dropped.
 pub struct TransportServer {
@@ -69,35 +108,37 @@ enum Running {
 
 impl TransportServer {
     /// Starts the server in this process on 127.0.0.1 (an ephemeral port), answering
-    /// `body_size` bytes, after writing each request's body to `etcd` when given.
-    pub async fn start(
-        body_size: usize,
-        etcd: Option<Arc<EtcdBehind>>,
-    ) -> Result<TransportServer, BenchError> {
+    /// `body_size` bytes, after doing what `behind` says with each request.
+    pub async fn start(body_size: usize, behind: Behind) -> Result<TransportServer, BenchError> {
         let (ca_pem, config) = tls_config()?;
         let listener =
             TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
         let addr = listener.local_addr().map_err(|e| BenchError::io("local address", e))?;
-        let answer = Answer { body: fixed_body(body_size), etcd };
+        let answer = Answer { body: fixed_body(body_size), behind };
         let task = tokio::spawn(serve(listener, TlsAcceptor::from(Arc::new(config)), answer));
         Ok(TransportServer { addr, ca_pem, running: Running::InProcess(task) })
     }
 
     /// Starts the server in a child process running `program` (this binary), which prints its
-    /// address on its first line of output and writes its CA into a temporary file. With
-    /// `etcd_endpoints`, the child writes each request's body there first.
+    /// address on its first line of output and writes its CA into a temporary file, in `mode`.
     pub async fn spawn(
         program: &Path,
         body_size: usize,
-        etcd_endpoints: &[String],
+        mode: ChildMode<'_>,
     ) -> Result<TransportServer, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::io("creating a temporary directory", e))?;
         let ca_file = dir.path().join("ca.pem");
         let mut command = Command::new(program);
         command.args(["baseline", "transport-serve", "--body-size", &body_size.to_string(), "--ca-out"]);
         command.arg(&ca_file);
-        if !etcd_endpoints.is_empty() {
-            command.arg("--etcd-endpoints").arg(etcd_endpoints.join(","));
+        match mode {
+            ChildMode::Fixed => {}
+            ChildMode::Etcd(endpoints) => {
+                command.arg("--etcd-endpoints").arg(endpoints.join(","));
+            }
+            ChildMode::FanOut => {
+                command.arg("--fan-out");
+            }
         }
         let mut child = command
             // The child exits when this pipe closes, so it never outlives this process.
@@ -163,14 +204,20 @@ const LISTENING: &str = "listening on ";
 
 /// Serves `body_size` bytes on 127.0.0.1 (ephemeral port) until killed or until standard input
 /// closes (the parent is gone): writes the CA to `ca_out`, then prints `listening on <addr>`.
-/// With `etcd_endpoints`, connects there first and writes each request's body before answering.
-/// The child side of [`TransportServer::spawn`].
+/// With `etcd_endpoints`, connects there first and writes each request's body before answering;
+/// with `fan_out`, relays POSTed bodies to watches instead. The child side of
+/// [`TransportServer::spawn`].
 pub async fn serve_forever(
     body_size: usize,
     ca_out: &Path,
     etcd_endpoints: &[String],
+    fan_out: bool,
 ) -> Result<(), BenchError> {
-    let answer = Answer { body: fixed_body(body_size), etcd: EtcdBehind::when_given(etcd_endpoints).await? };
+    let behind = match fan_out {
+        true => Behind::FanOut(Arc::default()),
+        false => Behind::etcd_when_given(etcd_endpoints).await?,
+    };
+    let answer = Answer { body: fixed_body(body_size), behind };
     let (ca_pem, config) = tls_config()?;
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;
@@ -201,7 +248,8 @@ pub fn fixed_body(size: usize) -> Bytes {
     Bytes::from(format!(r#"{{"pad":"{}"}}"#, "x".repeat(size - WRAP)))
 }
 
-/// The largest request body written to etcd (etcd's own default request limit is 1.5 MiB).
+/// The largest request body written to etcd or relayed to watches (etcd's own default request
+/// limit is 1.5 MiB).
 const MAX_WRITTEN_BODY: usize = 1024 * 1024;
 
 /// What the server does for every request.
@@ -209,21 +257,22 @@ const MAX_WRITTEN_BODY: usize = 1024 * 1024;
 struct Answer {
     /// The fixed response body.
     body: Bytes,
-    /// Where each request's body is written first, if anywhere.
-    etcd: Option<Arc<EtcdBehind>>,
+    /// What happens to each request first.
+    behind: Behind,
 }
 
 impl Answer {
-    async fn respond(self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let status = match &self.etcd {
-            None => StatusCode::OK,
-            Some(etcd) => match Limited::new(request.into_body(), MAX_WRITTEN_BODY).collect().await {
+    async fn respond(self, request: Request<Incoming>) -> Reply {
+        let status = match &self.behind {
+            Behind::Nothing => StatusCode::OK,
+            Behind::FanOut(fan_out) => return fan_out::respond(fan_out, request, MAX_WRITTEN_BODY).await,
+            Behind::Etcd(etcd) => match Limited::new(request.into_body(), MAX_WRITTEN_BODY).collect().await {
                 Ok(value) => etcd.create(&value.to_bytes()).await,
                 Err(e) if e.is::<LengthLimitError>() => StatusCode::PAYLOAD_TOO_LARGE,
                 Err(_) => StatusCode::BAD_REQUEST,
             },
         };
-        let mut response = Response::new(Full::new(self.body));
+        let mut response = Response::new(Either::Left(Full::new(self.body)));
         *response.status_mut() = status;
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response

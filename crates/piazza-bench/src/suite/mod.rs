@@ -6,7 +6,8 @@
 //! | LIST N (both paths), LIST limit | transport with a body the size of that list |
 //! | CREATE, UPDATE | raw etcd transactions with `--etcd-endpoints`, else raw embedded commits |
 //! | CREATE on etcd, again | the transport with etcd behind it (each POST one put-if-absent, one watcher) |
-//! | mixed, watch | none (absolute figures) |
+//! | mixed | none (absolute figures) |
+//! | watch | the transport relaying each write to every watch, shown beside it (latency and CPU; throughput is fixed by the writes and watchers) |
 //!
 //! With `--etcd-endpoints`, the GET block adds etcd's linearizable count-only ranges (at the
 //! suite's concurrency and one in flight) for reference.
@@ -134,7 +135,11 @@ pub async fn run(args: &SuiteArgs) -> Result<String, BenchError> {
     }
     if wanted(ScenarioName::Watch) {
         let config = scenario::watch_config(&args.watch, limits.duration, args.target.format);
-        rows.push(Row::plain(progress(scenarios.watch(config).await?)));
+        for _ in 0..args.rounds {
+            let limit = baseline::watch(Placement::ChildProcess, config, protocol).await?;
+            rows.push(Row::plain(progress(limit)));
+            rows.push(Row::plain(progress(scenarios.watch(config).await?)));
+        }
     }
 
     let header = Header {
