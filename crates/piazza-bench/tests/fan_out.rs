@@ -68,7 +68,7 @@ async fn next_event(watch: &mut WatchBody) -> Option<bytes::Bytes> {
 async fn bodies_the_relay_must_not_pass_on_get_an_error_and_reach_no_watch() {
     let fan_out = Arc::new(FanOut::default());
     let server = TransportServer::start(0, Behind::FanOut(Arc::clone(&fan_out))).await.unwrap();
-    let mut watch = fan_out.subscribe(Encoding::Json);
+    let mut watch = fan_out.subscribe(Encoding::Json).unwrap();
     let url = format!("{}/apis/x", server.url());
     let dir = tempfile::tempdir().unwrap();
     let body_file = dir.path().join("body");
@@ -108,4 +108,13 @@ async fn bodies_the_relay_must_not_pass_on_get_an_error_and_reach_no_watch() {
     let report =
         bench(&["http", "--url", &url, "--insecure", "-X", "PUT", "-d", "{}", "-n", "1", "--json"]).await;
     assert_eq!(report["statuses"]["405"], 1, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_over_the_limit_gets_429() {
+    let fan_out = Arc::new(FanOut::with_max_watchers(0));
+    let server = TransportServer::start(0, Behind::FanOut(fan_out)).await.unwrap();
+    let url = format!("{}/apis/x?watch=true", server.url());
+    let report = bench(&["http", "--url", &url, "--insecure", "-n", "2", "-c", "1", "--json"]).await;
+    assert_eq!(report["statuses"]["429"], 2, "{report:#}");
 }

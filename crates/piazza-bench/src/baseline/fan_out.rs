@@ -70,10 +70,19 @@ pub enum RelayError {
     MultiLineJson,
 }
 
+/// Most watches open at once (the scenario opens 1000 by default); more get 429.
+pub const MAX_WATCHERS: usize = 100_000;
+
 /// The open watches, and the relay of each published body to them.
-#[derive(Default)]
 pub struct FanOut {
     watchers: Mutex<Vec<Watcher>>,
+    max_watchers: usize,
+}
+
+impl Default for FanOut {
+    fn default() -> Self {
+        FanOut::with_max_watchers(MAX_WATCHERS)
+    }
 }
 
 struct Watcher {
@@ -82,11 +91,24 @@ struct Watcher {
 }
 
 impl FanOut {
-    /// Opens a watch in `encoding`: the body of its response.
-    pub fn subscribe(&self, encoding: Encoding) -> WatchBody {
+    /// A relay that holds at most `max_watchers` watches open.
+    pub fn with_max_watchers(max_watchers: usize) -> FanOut {
+        FanOut { watchers: Mutex::default(), max_watchers }
+    }
+
+    /// Opens a watch in `encoding`: the body of its response; `None` when `max_watchers` are
+    /// already open.
+    pub fn subscribe(&self, encoding: Encoding) -> Option<WatchBody> {
+        let mut watchers = self.lock();
+        if watchers.len() >= self.max_watchers {
+            watchers.retain(|w| !w.queue.is_closed());
+            if watchers.len() >= self.max_watchers {
+                return None;
+            }
+        }
         let (queue, events) = mpsc::channel(WATCHER_QUEUE);
-        self.lock().push(Watcher { encoding, queue });
-        WatchBody { events }
+        watchers.push(Watcher { encoding, queue });
+        Some(WatchBody { events })
     }
 
     /// Frames `body` once as an `ADDED` event and queues it to every open watch of its
@@ -127,7 +149,8 @@ const EMPTY_LIST: &[u8] =
     br#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}"#;
 
 /// Serves one request in fan-out mode:
-/// - `GET` with `watch=true` (or `1`): a watch in the encoding it accepts;
+/// - `GET` with `watch=true` (or `1`): a watch in the encoding it accepts (429 when
+///   [`MAX_WATCHERS`] are open);
 /// - any other `GET`: an empty list;
 /// - `POST`: relays the body (at most `max_body` bytes, else 413) to the open watches and
 ///   answers 201 with it; a JSON body with a line break gets 400 and is relayed to nobody;
@@ -136,7 +159,10 @@ pub async fn respond(fan_out: &FanOut, request: Request<Incoming>, max_body: usi
     match *request.method() {
         Method::GET if is_watch(request.uri().query()) => {
             let encoding = Encoding::accepted(request.headers());
-            let mut response = Response::new(Either::Right(fan_out.subscribe(encoding)));
+            let Some(watch) = fan_out.subscribe(encoding) else {
+                return fixed(StatusCode::TOO_MANY_REQUESTS, Bytes::new());
+            };
+            let mut response = Response::new(Either::Right(watch));
             let content_type = HeaderValue::from_static(encoding.stream_content_type());
             response.headers_mut().insert(CONTENT_TYPE, content_type);
             response
@@ -218,8 +244,9 @@ mod tests {
     #[tokio::test]
     async fn every_watch_of_the_encoding_gets_the_same_event() {
         let fan_out = FanOut::default();
-        let (mut a, mut b) = (fan_out.subscribe(Encoding::Json), fan_out.subscribe(Encoding::Json));
-        let mut proto = fan_out.subscribe(Encoding::Protobuf);
+        let (mut a, mut b) =
+            (fan_out.subscribe(Encoding::Json).unwrap(), fan_out.subscribe(Encoding::Json).unwrap());
+        let mut proto = fan_out.subscribe(Encoding::Protobuf).unwrap();
         assert_eq!(fan_out.publish(br#"{"metadata":{"name":"p"}}"#, Encoding::Json), Ok(2));
         let line = br#"{"type":"ADDED","object":{"metadata":{"name":"p"}}}
 "#;
@@ -237,7 +264,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_would_break_the_json_stream_is_refused_and_queued_to_nobody() {
         let fan_out = FanOut::default();
-        let mut watch = fan_out.subscribe(Encoding::Json);
+        let mut watch = fan_out.subscribe(Encoding::Json).unwrap();
         for hostile in [&b"{\"a\":\n1}"[..], b"{}\r{}"] {
             assert_eq!(fan_out.publish(hostile, Encoding::Json), Err(RelayError::MultiLineJson));
         }
@@ -248,9 +275,9 @@ mod tests {
     #[tokio::test]
     async fn closed_and_stalled_watches_are_dropped() {
         let fan_out = FanOut::default();
-        let closed = fan_out.subscribe(Encoding::Json);
-        let mut stalled = fan_out.subscribe(Encoding::Json);
-        let mut other = fan_out.subscribe(Encoding::Protobuf);
+        let closed = fan_out.subscribe(Encoding::Json).unwrap();
+        let mut stalled = fan_out.subscribe(Encoding::Json).unwrap();
+        let mut other = fan_out.subscribe(Encoding::Protobuf).unwrap();
         drop(closed);
         for _ in 0..WATCHER_QUEUE {
             assert_eq!(fan_out.publish(b"{}", Encoding::Json), Ok(1));
@@ -266,6 +293,19 @@ mod tests {
         assert_eq!(delivered, WATCHER_QUEUE);
         assert_eq!(fan_out.publish(b"k8s\0", Encoding::Protobuf), Ok(1));
         assert!(next(&mut other).await.is_some());
+    }
+
+    #[test]
+    fn open_watches_are_bounded_and_a_closed_one_frees_its_place() {
+        let fan_out = FanOut::with_max_watchers(2);
+        let first = fan_out.subscribe(Encoding::Json).unwrap();
+        let _second = fan_out.subscribe(Encoding::Protobuf).unwrap();
+        assert!(fan_out.subscribe(Encoding::Json).is_none(), "a third is refused");
+        drop(first);
+        let third = fan_out.subscribe(Encoding::Json);
+        assert!(third.is_some(), "the closed one's place is free again");
+        assert!(fan_out.subscribe(Encoding::Json).is_none());
+        assert_eq!(fan_out.watchers(), 2);
     }
 
     #[test]
