@@ -187,7 +187,7 @@ pub struct TargetArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub protocol: ProtocolArgs,
-    /// Namespaces used are named <prefix>-<scenario>.
+    /// Namespaces used are named `<prefix>-<scenario>`.
     #[arg(long, default_value = "piazza-bench")]
     pub namespace_prefix: String,
     /// Wire format.
@@ -322,7 +322,7 @@ pub struct EtcdArgs {
     /// etcd endpoints.
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
     pub endpoints: Vec<String>,
-    /// Delete the keys written (under /piazza-bench/<run>/) afterwards. Off by default: etcd
+    /// Delete the keys written (under `/piazza-bench/<run>/`) afterwards. Off by default: etcd
     /// 3.4 commits more slowly after a large delete until it is compacted and defragmented.
     #[arg(long)]
     pub clean_up: bool,

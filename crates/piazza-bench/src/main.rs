@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use piazza_bench::baseline::transport::{self, PIZZA_BODY_SIZE};
+use piazza_bench::baseline::transport::{self, PIZZA_BODY_SIZE, ServeMode};
 use piazza_bench::baseline::{self, Placement};
 use piazza_bench::cli::{BaselineCommand, Cli, Command};
 use piazza_bench::{BenchError, http_cmd, output, scaling, scenario, soak, suite};
@@ -34,7 +34,11 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             )
         }
         Command::Baseline(BaselineCommand::TransportServe(args)) => {
-            transport::serve_forever(args.body_size, &args.ca_out, &args.etcd_endpoints, args.fan_out).await?
+            let mode = match args.fan_out {
+                true => ServeMode::FanOut,
+                false => ServeMode::etcd_when_given(&args.etcd_endpoints),
+            };
+            transport::serve_forever(args.body_size, &args.ca_out, mode).await?
         }
         Command::Baseline(BaselineCommand::Watch(args)) => {
             let placement = if args.in_process { Placement::InProcess } else { Placement::ChildProcess };

@@ -7,7 +7,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::bench;
-use piazza_bench::baseline::transport::{Behind, ChildMode, TransportServer};
+use piazza_bench::baseline::transport::{Behind, ServeMode, TransportServer};
 use serde_json::Value;
 
 fn assert_clean_run(report: &Value, protocol: &str) {
@@ -52,7 +52,7 @@ async fn the_transport_server_child_process_serves_and_dies_with_its_handle() {
     let server = TransportServer::spawn(
         std::path::Path::new(env!("CARGO_BIN_EXE_piazza-bench")),
         77,
-        ChildMode::Fixed,
+        ServeMode::Fixed,
     )
     .await
     .unwrap();

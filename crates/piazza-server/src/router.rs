@@ -37,7 +37,7 @@ fn method_not_allowed() -> Response {
 }
 
 /// Routes one request. Resource requests, the hot path, get the resource handler's future
-/// as it is; the others are served by [`serve_non_resource`].
+/// as it is; the others are served by `serve_non_resource`.
 pub fn route(state: &Arc<RouterState>, request: Request) -> FilterFuture {
     let is_resource = request.extensions().get::<RequestInfo>().is_some_and(|i| i.is_resource_request);
     if is_resource {

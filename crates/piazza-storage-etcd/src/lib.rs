@@ -23,7 +23,7 @@
 //!
 //! | Feature   | What it adds |
 //! |-----------|--------------|
-//! | `testing` | [`testing::EtcdServer`]: a throw-away etcd process on 127.0.0.1 for tests. |
+//! | `testing` | `testing::EtcdServer`: a throw-away etcd process on 127.0.0.1 for tests. |
 //!
 //! # Mapping onto etcd
 //!

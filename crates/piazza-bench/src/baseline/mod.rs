@@ -22,7 +22,7 @@ use crate::setup;
 use crate::template::run_id;
 use crate::workload::HttpWorkload;
 
-use self::transport::{BASELINE_CREATE_PATH, BASELINE_PATH, Behind, ChildMode, TransportServer, fixed_body};
+use self::transport::{BASELINE_CREATE_PATH, BASELINE_PATH, Behind, ServeMode, TransportServer, fixed_body};
 
 /// The limits of a run from the load flags.
 pub fn limits(load: &LoadArgs) -> Limits {
@@ -40,7 +40,7 @@ pub enum Placement {
 
 /// Starts the transport server with a `body_size`-byte body and drives GETs at it. With
 /// `etcd_endpoints`, drives POSTs of a `body_size`-byte body instead, each of which the server
-/// writes to etcd before answering (see [`EtcdBehind`]).
+/// writes to etcd before answering (see [`etcd::EtcdBehind`]).
 pub async fn transport(
     body_size: usize,
     placement: Placement,
@@ -48,15 +48,7 @@ pub async fn transport(
     load: &LoadArgs,
     protocol: &ProtocolArgs,
 ) -> Result<Report, BenchError> {
-    let server = match placement {
-        Placement::InProcess => {
-            TransportServer::start(body_size, Behind::etcd_when_given(etcd_endpoints).await?).await?
-        }
-        Placement::ChildProcess => {
-            TransportServer::spawn(&this_program()?, body_size, ChildMode::etcd_when_given(etcd_endpoints))
-                .await?
-        }
-    };
+    let server = start(placement, body_size, ServeMode::etcd_when_given(etcd_endpoints)).await?;
     let client = client_of(&server, protocol)?;
     let version = client.version();
     let (workload, name) = match etcd_endpoints {
@@ -83,10 +75,7 @@ pub async fn watch(
     config: WatchConfig,
     protocol: &ProtocolArgs,
 ) -> Result<Report, BenchError> {
-    let server = match placement {
-        Placement::InProcess => TransportServer::start(0, Behind::FanOut(Arc::default())).await?,
-        Placement::ChildProcess => TransportServer::spawn(&this_program()?, 0, ChildMode::FanOut).await?,
-    };
+    let server = start(placement, 0, ServeMode::FanOut).await?;
     let client = client_of(&server, protocol)?;
     let probe = server.pid().map(Probe::start);
     let mut report = watch_scenario::run(&client, "piazza-bench-watch", config).await?;
@@ -96,8 +85,19 @@ pub async fn watch(
     Ok(report)
 }
 
-fn this_program() -> Result<std::path::PathBuf, BenchError> {
-    std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))
+/// Starts the transport server in `mode`, where `placement` says.
+async fn start(
+    placement: Placement,
+    body_size: usize,
+    mode: ServeMode<'_>,
+) -> Result<TransportServer, BenchError> {
+    match placement {
+        Placement::InProcess => TransportServer::start(body_size, Behind::for_mode(mode).await?).await,
+        Placement::ChildProcess => {
+            let program = std::env::current_exe().map_err(|e| BenchError::io("finding this program", e))?;
+            TransportServer::spawn(&program, body_size, mode).await
+        }
+    }
 }
 
 /// A client of the transport server with the protocol flags.

@@ -67,15 +67,21 @@ pub enum Behind {
 }
 
 impl Behind {
-    /// etcd when given endpoints, else nothing.
-    pub async fn etcd_when_given(endpoints: &[String]) -> Result<Behind, BenchError> {
-        Ok(EtcdBehind::when_given(endpoints).await?.map_or(Behind::Nothing, Behind::Etcd))
+    /// What a server started in `mode` does (connecting to etcd first when asked).
+    pub async fn for_mode(mode: ServeMode<'_>) -> Result<Behind, BenchError> {
+        Ok(match mode {
+            ServeMode::Fixed => Behind::Nothing,
+            ServeMode::Etcd(endpoints) => {
+                EtcdBehind::when_given(endpoints).await?.map_or(Behind::Nothing, Behind::Etcd)
+            }
+            ServeMode::FanOut => Behind::FanOut(Arc::default()),
+        })
     }
 }
 
-/// What a child server is started with (see [`TransportServer::spawn`]).
+/// Which server to start, as a command line can say it (see [`TransportServer::spawn`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub enum ChildMode<'a> {
+pub enum ServeMode<'a> {
     /// A fixed body.
     #[default]
     Fixed,
@@ -85,10 +91,10 @@ pub enum ChildMode<'a> {
     FanOut,
 }
 
-impl<'a> ChildMode<'a> {
+impl<'a> ServeMode<'a> {
     /// etcd when given endpoints, else a fixed body.
-    pub fn etcd_when_given(endpoints: &'a [String]) -> ChildMode<'a> {
-        if endpoints.is_empty() { ChildMode::Fixed } else { ChildMode::Etcd(endpoints) }
+    pub fn etcd_when_given(endpoints: &'a [String]) -> ServeMode<'a> {
+        if endpoints.is_empty() { ServeMode::Fixed } else { ServeMode::Etcd(endpoints) }
     }
 }
 
@@ -124,7 +130,7 @@ impl TransportServer {
     pub async fn spawn(
         program: &Path,
         body_size: usize,
-        mode: ChildMode<'_>,
+        mode: ServeMode<'_>,
     ) -> Result<TransportServer, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::io("creating a temporary directory", e))?;
         let ca_file = dir.path().join("ca.pem");
@@ -132,11 +138,11 @@ impl TransportServer {
         command.args(["baseline", "transport-serve", "--body-size", &body_size.to_string(), "--ca-out"]);
         command.arg(&ca_file);
         match mode {
-            ChildMode::Fixed => {}
-            ChildMode::Etcd(endpoints) => {
+            ServeMode::Fixed => {}
+            ServeMode::Etcd(endpoints) => {
                 command.arg("--etcd-endpoints").arg(endpoints.join(","));
             }
-            ChildMode::FanOut => {
+            ServeMode::FanOut => {
                 command.arg("--fan-out");
             }
         }
@@ -204,20 +210,10 @@ const LISTENING: &str = "listening on ";
 
 /// Serves `body_size` bytes on 127.0.0.1 (ephemeral port) until killed or until standard input
 /// closes (the parent is gone): writes the CA to `ca_out`, then prints `listening on <addr>`.
-/// With `etcd_endpoints`, connects there first and writes each request's body before answering;
-/// with `fan_out`, relays POSTed bodies to watches instead. The child side of
+/// In `mode` (connecting to etcd first when asked). The child side of
 /// [`TransportServer::spawn`].
-pub async fn serve_forever(
-    body_size: usize,
-    ca_out: &Path,
-    etcd_endpoints: &[String],
-    fan_out: bool,
-) -> Result<(), BenchError> {
-    let behind = match fan_out {
-        true => Behind::FanOut(Arc::default()),
-        false => Behind::etcd_when_given(etcd_endpoints).await?,
-    };
-    let answer = Answer { body: fixed_body(body_size), behind };
+pub async fn serve_forever(body_size: usize, ca_out: &Path, mode: ServeMode<'_>) -> Result<(), BenchError> {
+    let answer = Answer { body: fixed_body(body_size), behind: Behind::for_mode(mode).await? };
     let (ca_pem, config) = tls_config()?;
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| BenchError::io("binding 127.0.0.1:0", e))?;

@@ -106,7 +106,7 @@ impl ServerProcess {
         }
     }
 
-    /// Sends SIGTERM and waits for the exit (SIGKILL after [`STOP_TIMEOUT`]).
+    /// Sends SIGTERM and waits for the exit (SIGKILL after `STOP_TIMEOUT`).
     pub async fn stop(mut self) -> Result<(), BenchError> {
         let pid = self.pid().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();

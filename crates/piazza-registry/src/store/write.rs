@@ -127,7 +127,7 @@ impl<H: Object> Store<H> {
 
     /// Creates an object in `namespace`. With `dry_run` the whole pipeline runs and
     /// nothing is written. A name generated from `generateName` that is already taken is
-    /// generated again, the whole create retried, up to [`MAX_NAME_GENERATION_ATTEMPTS`]
+    /// generated again, the whole create retried, up to `MAX_NAME_GENERATION_ATTEMPTS`
     /// attempts in all, as upstream.
     pub async fn create(
         &self,
