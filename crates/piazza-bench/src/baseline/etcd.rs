@@ -3,7 +3,6 @@
 //! makes; through etcd-client at the same concurrency and over the same transport as the etcd
 //! store ([`piazza_storage_etcd::connect_client`]).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -16,7 +15,6 @@ use crate::client::RequestError;
 use crate::error::BenchError;
 use crate::report::Sample;
 use crate::runner::Workload;
-use crate::template::run_id;
 
 /// Put-if-absent of `<prefix><seq>`.
 pub struct EtcdWorkload {
@@ -113,14 +111,6 @@ impl EtcdBehind {
     pub async fn connect(endpoints: &[String], run: &str) -> Result<EtcdBehind, BenchError> {
         let workload = EtcdWorkload::connect(endpoints, run, Bytes::new(), true).await?;
         Ok(EtcdBehind { workload, next: AtomicU64::new(0) })
-    }
-
-    /// [`connect`](Self::connect)ed when there are endpoints, with a fresh run id; none without.
-    pub async fn when_given(endpoints: &[String]) -> Result<Option<Arc<EtcdBehind>>, BenchError> {
-        match endpoints {
-            [] => Ok(None),
-            endpoints => Ok(Some(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?))),
-        }
     }
 
     /// Writes `value` under the next key: 201 when created, 409 when the key existed (never:

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use http_body_util::{Either, Full};
 use hyper::body::{Body, Frame, Incoming};
 use tokio::sync::mpsc;
 
@@ -152,10 +152,10 @@ const EMPTY_LIST: &[u8] =
 /// - `GET` with `watch=true` (or `1`): a watch in the encoding it accepts (429 when
 ///   [`MAX_WATCHERS`] are open);
 /// - any other `GET`: an empty list;
-/// - `POST`: relays the body (at most `max_body` bytes, else 413) to the open watches and
+/// - `POST`: relays the body (at most 1 MiB, else 413) to the open watches and
 ///   answers 201 with it; a JSON body with a line break gets 400 and is relayed to nobody;
 /// - anything else: 405.
-pub async fn respond(fan_out: &FanOut, request: Request<Incoming>, max_body: usize) -> Reply {
+pub async fn respond(fan_out: &FanOut, request: Request<Incoming>) -> Reply {
     match *request.method() {
         Method::GET if is_watch(request.uri().query()) => {
             let encoding = Encoding::accepted(request.headers());
@@ -170,12 +170,9 @@ pub async fn respond(fan_out: &FanOut, request: Request<Incoming>, max_body: usi
         Method::GET => fixed(StatusCode::OK, Bytes::from_static(EMPTY_LIST)),
         Method::POST => {
             let encoding = Encoding::of_body(request.headers());
-            let body = match Limited::new(request.into_body(), max_body).collect().await {
-                Ok(body) => body.to_bytes(),
-                Err(e) if e.is::<LengthLimitError>() => {
-                    return fixed(StatusCode::PAYLOAD_TOO_LARGE, Bytes::new());
-                }
-                Err(_) => return fixed(StatusCode::BAD_REQUEST, Bytes::new()),
+            let body = match super::transport::read_body(request.into_body()).await {
+                Ok(body) => body,
+                Err(status) => return fixed(status, Bytes::new()),
             };
             match fan_out.publish(&body, encoding) {
                 Ok(_) => fixed(StatusCode::CREATED, body),

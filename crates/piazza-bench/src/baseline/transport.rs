@@ -36,6 +36,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::client::tls::{TlsOptions, provider};
 use crate::error::BenchError;
+use crate::template::run_id;
 
 use super::etcd::EtcdBehind;
 use super::fan_out::{self, FanOut, Reply};
@@ -72,7 +73,7 @@ impl Behind {
         Ok(match mode {
             ServeMode::Fixed => Behind::Nothing,
             ServeMode::Etcd(endpoints) => {
-                EtcdBehind::when_given(endpoints).await?.map_or(Behind::Nothing, Behind::Etcd)
+                Behind::Etcd(Arc::new(EtcdBehind::connect(endpoints, &run_id()).await?))
             }
             ServeMode::FanOut => Behind::FanOut(Arc::default()),
         })
@@ -248,6 +249,16 @@ pub fn fixed_body(size: usize) -> Bytes {
 /// limit is 1.5 MiB).
 const MAX_WRITTEN_BODY: usize = 1024 * 1024;
 
+/// A request's body, at most [`MAX_WRITTEN_BODY`] bytes: 413 when longer, 400 when it cannot
+/// be read.
+pub(super) async fn read_body(body: Incoming) -> Result<Bytes, StatusCode> {
+    match Limited::new(body, MAX_WRITTEN_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
 /// What the server does for every request.
 #[derive(Clone)]
 struct Answer {
@@ -261,11 +272,10 @@ impl Answer {
     async fn respond(self, request: Request<Incoming>) -> Reply {
         let status = match &self.behind {
             Behind::Nothing => StatusCode::OK,
-            Behind::FanOut(fan_out) => return fan_out::respond(fan_out, request, MAX_WRITTEN_BODY).await,
-            Behind::Etcd(etcd) => match Limited::new(request.into_body(), MAX_WRITTEN_BODY).collect().await {
-                Ok(value) => etcd.create(&value.to_bytes()).await,
-                Err(e) if e.is::<LengthLimitError>() => StatusCode::PAYLOAD_TOO_LARGE,
-                Err(_) => StatusCode::BAD_REQUEST,
+            Behind::FanOut(fan_out) => return fan_out::respond(fan_out, request).await,
+            Behind::Etcd(etcd) => match read_body(request.into_body()).await {
+                Ok(value) => etcd.create(&value).await,
+                Err(status) => status,
             },
         };
         let mut response = Response::new(Either::Left(Full::new(self.body)));
