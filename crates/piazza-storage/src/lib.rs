@@ -46,6 +46,7 @@ mod continue_token;
 pub mod embedded;
 mod error;
 mod scope;
+mod shared;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
@@ -53,6 +54,7 @@ mod types;
 pub use continue_token::{decode_continue, encode_continue, encode_continue_at_latest};
 pub use error::StorageError;
 pub use scope::in_watch_scope;
+pub use shared::{Memo, SharedItem, SharedList};
 pub use types::{
     Event, EventType, KeyValue, ListOptions, ListResult, Predicate, ReadRevision, Revision, WatchStream,
 };
@@ -76,6 +78,16 @@ pub trait Storage: Send + Sync + 'static {
     /// Lists keys starting with `prefix` (callers always pass a prefix ending in `/`, so `ns1/`
     /// never matches `ns10/...`).
     async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult, StorageError>;
+
+    /// The same page as [`list`](Self::list), with its items shared instead of copied.
+    ///
+    /// A store that keeps its items in memory (the [watch cache](cache)) hands out the items
+    /// it holds, so a [`Memo`] kept with one is still there for the next list that sees the
+    /// same version of that key. The default makes fresh items from [`list`](Self::list):
+    /// correct, but their memos are never seen again.
+    async fn list_shared(&self, prefix: &str, options: ListOptions) -> Result<SharedList, StorageError> {
+        self.list(prefix, options).await.map(SharedList::from)
+    }
 
     /// Compare-and-swap on the mod revision.
     ///

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cache_support::{Probe, cache_over, eventually, probed_backend, put, settled, test_options};
 use piazza_storage::cache::{CacheOptions, CachedStorage};
-use piazza_storage::{ListOptions, ReadRevision, Storage, StorageError};
+use piazza_storage::{ListOptions, Memo, ReadRevision, Storage, StorageError};
 
 fn at(revision: ReadRevision) -> ListOptions {
     ListOptions { revision, ..Default::default() }
@@ -173,4 +173,41 @@ async fn the_self_check_runs_periodically() {
     put(&*cache, "/pods/ns/a", "a").await;
     eventually("two periodic checks", || cache.metrics().snapshot().consistency_checks >= 2).await;
     assert_eq!(cache.metrics().snapshot().consistency_mismatches, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memo_stays_with_its_version_of_an_item() {
+    let (probe, _dir) = probed_backend();
+    let cache = cache_over(&probe, test_options()).await;
+    let a = put(&*cache, "/pods/ns/a", "a").await;
+    put(&*cache, "/pods/ns/b", "b").await;
+    settled(&cache, &*probe).await;
+
+    let first = cache.list_shared("/pods/ns/", ListOptions::default()).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert!(first.items[0].keep(Memo { tag: 7, bytes: "encoded a".into() }));
+    let again = cache.list_shared("/pods/ns/", at(ReadRevision::NotOlderThan(0))).await.unwrap();
+    assert_eq!(again.items[0].memo(), Some(&Memo { tag: 7, bytes: "encoded a".into() }), "kept across lists");
+    assert_eq!(again.items[1].memo(), None);
+
+    // A new version of the key is a new item: the memo of the old one is not handed out.
+    let updated = cache.update("/pods/ns/a", a.mod_revision, "a2".into()).await.unwrap();
+    settled(&cache, &*probe).await;
+    let after = cache.list_shared("/pods/ns/", ListOptions::default()).await.unwrap();
+    assert_eq!((&after.items[0].kv, after.items[0].memo()), (&updated, None));
+    assert_eq!(first.items[0].kv, a, "a page already handed out keeps its version");
+    assert_eq!(Probe::count(&probe.lists), 1, "served from memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_list_the_cache_cannot_serve_comes_from_the_backend() {
+    let (probe, _dir) = probed_backend();
+    let cache = cache_over(&probe, test_options()).await;
+    let a = put(&*cache, "/pods/ns/a", "a").await;
+    put(&*cache, "/pods/ns/a2", "x").await;
+    settled(&cache, &*probe).await;
+    // An exact revision the cache is no longer at is read from the backend.
+    let old = cache.list_shared("/pods/ns/", at(ReadRevision::Exact(a.mod_revision))).await.unwrap();
+    assert_eq!((old.items.len(), &old.items[0].kv, old.revision), (1, &a, a.mod_revision));
+    assert_eq!(Probe::count(&probe.lists), 2, "the initial list and this one");
 }

@@ -313,6 +313,7 @@ impl<H: Object> StoreBuilder<H> {
         let keys = KeyLayout::new(&self.key_prefix, key_group, key_resource, descriptor.namespaced());
         let mut codecs = self.versions.clone();
         codecs.extend(self.extra_codecs);
+        let memo_tags = super::memo_tags::MemoTags::new(self.versions.iter().map(|v| v.version()).collect());
         let store = Arc::new_cyclic(|me| Store {
             descriptor,
             versions: self.versions,
@@ -330,6 +331,7 @@ impl<H: Object> StoreBuilder<H> {
             watch_caches: Arc::default(),
             graceful: super::graceful::Reaper::new(me.clone()),
             encoded: Default::default(),
+            memo_tags,
         });
         store.ensure_reaper();
         Ok(store)

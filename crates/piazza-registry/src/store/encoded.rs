@@ -12,7 +12,7 @@ use piazza_codec::protobuf::{Protobuf, encode_raw};
 use piazza_codec::{Format, Target, TypeMeta};
 use piazza_core::meta::ListMeta;
 use piazza_core::{ApiError, Object};
-use piazza_storage::{KeyValue, ReadRevision};
+use piazza_storage::{KeyValue, Memo, ReadRevision, SharedItem};
 
 use super::encoded_cache::{Lookup, Wire};
 use super::{ListPage, Store};
@@ -68,7 +68,9 @@ impl<H: Object> Store<H> {
             .items
             .iter()
             .zip(fresh)
-            .map(|(kv, fresh)| fresh.or_else(|| view.get(lookup(kv, codec.version(), Wire::Json)).cloned()))
+            .map(|(item, fresh)| {
+                fresh.or_else(|| view.get(lookup(&item.kv, codec.version(), Wire::Json)).cloned())
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::internal("an encoding left the cache"))?;
         drop(view);
@@ -86,61 +88,84 @@ impl<H: Object> Store<H> {
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
         wire: Wire,
-        kvs: &[KeyValue],
+        items: &[Arc<SharedItem>],
     ) -> Result<Vec<Option<Bytes>>, ApiError> {
         let version = codec.version();
         let missing: Vec<usize> = {
             let view = self.encoded.view();
-            (0..kvs.len()).filter(|&i| view.get(lookup(&kvs[i], version, wire)).is_none()).collect()
+            (0..items.len()).filter(|&i| view.get(lookup(&items[i].kv, version, wire)).is_none()).collect()
         };
-        let mut fresh = vec![None; kvs.len()];
+        let mut fresh = vec![None; items.len()];
         if missing.is_empty() {
             return Ok(fresh);
         }
         for &i in &missing {
-            fresh[i] = Some(self.encode_stored(codec, wire, &kvs[i])?);
+            fresh[i] = Some(self.encode_stored(codec, wire, &items[i].kv)?);
         }
         let inserts =
-            missing.iter().filter_map(|&i| Some((lookup(&kvs[i], version, wire), fresh[i].clone()?)));
+            missing.iter().filter_map(|&i| Some((lookup(&items[i].kv, version, wire), fresh[i].clone()?)));
         self.encoded.insert_many(inserts);
         Ok(fresh)
     }
 
     /// Writes the stored objects in `codec`'s version into `body`, each through
-    /// `write_item` (JSON separated by commas, or protobuf list items): copied from the
-    /// cache under one read lock, without touching reference counts, one lookup per object
-    /// when all are cached (the steady state); otherwise the objects not cached yet are
-    /// encoded and cached first, and the items written again.
+    /// `write_item` (JSON separated by commas, or protobuf list items).
+    ///
+    /// The steady state touches nothing but the items: each carries its encoding as a
+    /// [`Memo`] (tagged with this store's version and wire) kept there by an earlier list.
+    /// An item without one takes it from the [`EncodedCache`](super::encoded_cache) and keeps
+    /// it; if some are in neither, those are encoded and cached first, and the items written
+    /// again.
     fn write_items(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
         wire: Wire,
-        kvs: &[KeyValue],
+        items: &[Arc<SharedItem>],
         body: &mut Vec<u8>,
         write_item: fn(&mut Vec<u8>, usize, &[u8]),
     ) -> Result<(), ApiError> {
         let version = codec.version();
+        let tag = self.memo_tags.tag(version, wire);
+        let keep = |item: &SharedItem, bytes: &Bytes| {
+            if let Some(tag) = tag {
+                item.keep(Memo { tag, bytes: bytes.clone() });
+            }
+        };
         let start = body.len();
-        {
-            let view = self.encoded.view();
-            let mut written = 0;
-            for kv in kvs {
-                let Some(item) = view.get(lookup(kv, version, wire)) else { break };
-                write_item(body, written, item);
-                written += 1;
-            }
-            if written == kvs.len() {
-                return Ok(());
-            }
+        let mut view = None;
+        let mut written = 0;
+        for item in items {
+            let bytes = match memo_bytes(item, tag) {
+                Some(bytes) => bytes,
+                None => {
+                    let view = view.get_or_insert_with(|| self.encoded.view());
+                    let Some(bytes) = view.get(lookup(&item.kv, version, wire)) else { break };
+                    keep(item, bytes);
+                    bytes
+                }
+            };
+            write_item(body, written, bytes);
+            written += 1;
+        }
+        drop(view);
+        if written == items.len() {
+            return Ok(());
         }
         body.truncate(start);
-        let fresh = self.encode_missing(codec, wire, kvs)?;
+        let fresh = self.encode_missing(codec, wire, items)?;
         let view = self.encoded.view();
-        for (i, (kv, fresh)) in kvs.iter().zip(&fresh).enumerate() {
-            match fresh.as_ref().or_else(|| view.get(lookup(kv, version, wire))) {
-                Some(item) => write_item(body, i, item),
+        for (i, (item, fresh)) in items.iter().zip(&fresh).enumerate() {
+            match fresh
+                .as_ref()
+                .or_else(|| memo_bytes(item, tag))
+                .or_else(|| view.get(lookup(&item.kv, version, wire)))
+            {
+                Some(bytes) => {
+                    keep(item, bytes);
+                    write_item(body, i, bytes);
+                }
                 // evicted since it was looked up: encode it again (rare)
-                None => write_item(body, i, &self.encode_stored(codec, wire, kv)?),
+                None => write_item(body, i, &self.encode_stored(codec, wire, &item.kv)?),
             }
         }
         Ok(())
@@ -161,6 +186,11 @@ impl<H: Object> Store<H> {
         }
         .map(Bytes::from)
     }
+}
+
+/// The encoding kept with `item` under `tag`, if any.
+fn memo_bytes(item: &SharedItem, tag: Option<u64>) -> Option<&Bytes> {
+    item.memo().filter(|m| Some(m.tag) == tag).map(|m| &m.bytes)
 }
 
 /// Appends one JSON list item, after a comma unless it is the first.

@@ -10,6 +10,7 @@ mod encoded;
 mod encoded_cache;
 mod frame_cache;
 mod graceful;
+mod memo_tags;
 mod patch;
 mod read;
 mod watch;
@@ -66,6 +67,8 @@ pub struct Store<H> {
     runs_reaper: bool,
     /// The JSON of stored objects per served version, for reads.
     encoded: encoded_cache::EncodedCache,
+    /// The tags of the encodings kept with the storage cache's items, for lists.
+    memo_tags: memo_tags::MemoTags,
 }
 
 impl<H: Object> Store<H> {

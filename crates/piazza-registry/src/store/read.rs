@@ -1,8 +1,10 @@
 //! Reads: get one object, list a collection (with pagination).
 
+use std::sync::Arc;
+
 use piazza_core::{ApiError, Object};
 use piazza_storage::{
-    KeyValue, ListOptions, ReadRevision, StorageError, decode_continue, encode_continue,
+    KeyValue, ListOptions, ReadRevision, SharedItem, StorageError, decode_continue, encode_continue,
     encode_continue_at_latest,
 };
 
@@ -67,7 +69,8 @@ impl<H: Object> Store<H> {
     /// Lists a collection (one namespace, or all when `namespace` is `None`).
     pub async fn list(&self, namespace: Option<&str>, params: &ListParams) -> Result<ListPage<H>, ApiError> {
         let page = self.list_stored(namespace, params).await?;
-        let items = page.items.iter().map(|kv| self.decode_stored(kv)).collect::<Result<Vec<_>, _>>()?;
+        let items =
+            page.items.iter().map(|item| self.decode_stored(&item.kv)).collect::<Result<Vec<_>, _>>()?;
         Ok(ListPage {
             items,
             resource_version: page.resource_version,
@@ -76,12 +79,13 @@ impl<H: Object> Store<H> {
         })
     }
 
-    /// Lists a collection as stored, not decoded.
+    /// Lists a collection as stored, not decoded, with the items shared with the storage's
+    /// cache (see [`piazza_storage::Storage::list_shared`]).
     pub(crate) async fn list_stored(
         &self,
         namespace: Option<&str>,
         params: &ListParams,
-    ) -> Result<ListPage<KeyValue>, ApiError> {
+    ) -> Result<ListPage<Arc<SharedItem>>, ApiError> {
         let prefix = self.keys.collection(self.scoped(namespace));
         let selection = self.selection(params)?;
         let mut options = ListOptions {
@@ -105,7 +109,7 @@ impl<H: Object> Store<H> {
             }
             None => options.revision = params.read_revision()?,
         }
-        let result = match self.storage.list(&prefix, options).await {
+        let result = match self.storage.list_shared(&prefix, options).await {
             Ok(result) => result,
             // The token's revision was compacted: a 410 whose Status carries a token that
             // continues at the latest revision (an inconsistent list), as upstream.
@@ -118,7 +122,7 @@ impl<H: Object> Store<H> {
             Err(e) => return Err(self.storage_error(e, "")),
         };
         let continue_token = match (result.more, result.items.last()) {
-            (true, Some(last)) => Some(encode_continue(&prefix, &last.key, result.revision)),
+            (true, Some(last)) => Some(encode_continue(&prefix, &last.kv.key, result.revision)),
             _ => None,
         };
         Ok(ListPage {

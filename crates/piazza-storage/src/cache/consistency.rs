@@ -54,7 +54,7 @@ impl CachedStorage {
     fn digest(&self) -> (Revision, Digest) {
         let state = self.state();
         let mut digest = Digest::default();
-        state.items.values().for_each(|kv| digest.add(kv));
+        state.items.values().for_each(|item| digest.add(&item.kv));
         (state.revision, digest)
     }
 

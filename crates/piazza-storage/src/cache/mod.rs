@@ -20,6 +20,12 @@
 //! never empty while matches remain. Continue tokens carry the first page's revision, so a later
 //! page goes to the backend once the cache has moved on, and the backend serves that snapshot.
 //!
+//! [`Storage::list_shared`] hands out the items the cache holds instead of copies: a page of
+//! 10,000 takes one reference each, and the [`Memo`](crate::Memo) a caller keeps with an
+//! item (the registry keeps the item's encoding) is there for every later list that sees
+//! the same version of that key. A write replaces the item, so a memo never outlives its
+//! version; memos cost one value per key held, freed with the item.
+//!
 //! # Watches
 //!
 //! A watch from revision `r` replays the buffered events after `r` and then follows the live
@@ -101,6 +107,7 @@ pub use self::metrics::{CacheMetrics, CacheMetricsSnapshot};
 use self::state::State;
 use crate::Storage;
 use crate::error::StorageError;
+use crate::shared::{SharedItem, SharedList};
 use crate::types::{Event, KeyValue, ListOptions, ListResult, ReadRevision, Revision, WatchStream};
 
 /// Settings of a [`CachedStorage`].
@@ -255,6 +262,23 @@ impl CachedStorage {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// One page of a list from memory, each item taken by `take`; `None` (counted as a
+    /// backend read) when the page must come from the backend.
+    async fn page_from_memory<T>(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+        take: impl Fn(&Arc<SharedItem>) -> T,
+    ) -> Result<Option<page::Page<T>>, StorageError> {
+        let route = self.route(prefix, options.revision).await?;
+        let page =
+            self.read_memory(route, |state| page::list(&state.items, prefix, options, state.revision, take));
+        if page.is_none() {
+            inc(&self.metrics.reads_from_backend);
+        }
+        Ok(page)
+    }
+
     /// Applies one event (or progress marker) from the backend watch.
     fn apply(&self, event: Event) {
         let progress = event.is_progress();
@@ -299,7 +323,8 @@ impl Storage for CachedStorage {
     async fn get(&self, key: &str, revision: ReadRevision) -> Result<KeyValue, StorageError> {
         let route = self.route(key, revision).await?;
         let found = self.read_memory(route, |state| {
-            state.items.get(key).cloned().ok_or_else(|| StorageError::NotFound { key: key.to_owned() })
+            let item = state.items.get(key).ok_or_else(|| StorageError::NotFound { key: key.to_owned() });
+            item.map(|item| item.kv.clone())
         });
         match found {
             Some(result) => result,
@@ -311,15 +336,20 @@ impl Storage for CachedStorage {
     }
 
     async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult, StorageError> {
-        let route = self.route(prefix, options.revision).await?;
-        let page =
-            self.read_memory(route, |state| page::list(&state.items, prefix, &options, state.revision));
-        match page {
-            Some(page) => Ok(page),
-            None => {
-                inc(&self.metrics.reads_from_backend);
-                self.backend.list(prefix, options).await
+        match self.page_from_memory(prefix, &options, |item| item.kv.clone()).await? {
+            Some(p) => {
+                Ok(ListResult { items: p.items, revision: p.revision, more: p.more, remaining: p.remaining })
             }
+            None => self.backend.list(prefix, options).await,
+        }
+    }
+
+    async fn list_shared(&self, prefix: &str, options: ListOptions) -> Result<SharedList, StorageError> {
+        match self.page_from_memory(prefix, &options, Arc::clone).await? {
+            Some(p) => {
+                Ok(SharedList { items: p.items, revision: p.revision, more: p.more, remaining: p.remaining })
+            }
+            None => self.backend.list_shared(prefix, options).await,
         }
     }
 

@@ -11,7 +11,8 @@ use super::metrics::{CacheMetrics, inc};
 use super::watcher::{Ending, Fate, Live};
 use crate::error::StorageError;
 use crate::scope::in_watch_scope;
-use crate::types::{Event, EventType, KeyValue, ListResult, Revision};
+use crate::shared::SharedItem;
+use crate::types::{Event, EventType, ListResult, Revision};
 
 /// Events a catching-up watcher copies out of the buffer per lock acquisition.
 const CATCH_UP_CHUNK: usize = 512;
@@ -53,8 +54,9 @@ pub(super) struct State {
     pub(super) prefix: String,
     /// Every write up to this revision has been applied, none after it.
     pub(super) revision: Revision,
-    /// The state of every key under `prefix` at `revision`.
-    pub(super) items: BTreeMap<String, KeyValue>,
+    /// The state of every key under `prefix` at `revision`, shared with the lists that hand
+    /// it out (see [`SharedItem`]).
+    pub(super) items: BTreeMap<String, Arc<SharedItem>>,
     /// Every event under `prefix` with a revision above `buffer_start`, oldest first.
     buffer: VecDeque<Arc<Event>>,
     buffer_capacity: usize,
@@ -127,7 +129,8 @@ impl State {
 
     fn replace(&mut self, list: ListResult) {
         self.revision = self.revision.max(list.revision);
-        self.items = list.items.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+        self.items =
+            list.items.into_iter().map(|kv| (kv.key.clone(), Arc::new(SharedItem::new(kv)))).collect();
         self.buffer.clear();
         self.buffer_start = self.revision;
     }
@@ -149,7 +152,7 @@ impl State {
             EventType::Progress => return true,
             _ if !event.kv.key.starts_with(&self.prefix) => return true,
             EventType::Added | EventType::Modified => {
-                self.items.insert(event.kv.key.clone(), event.kv.clone());
+                self.items.insert(event.kv.key.clone(), Arc::new(SharedItem::new(event.kv.clone())));
             }
             EventType::Deleted => {
                 self.items.remove(&event.kv.key);
@@ -283,6 +286,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::KeyValue;
 
     fn kv(key: &str, revision: Revision) -> KeyValue {
         KeyValue { key: key.into(), value: "v".into(), create_revision: revision, mod_revision: revision }

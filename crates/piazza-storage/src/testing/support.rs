@@ -36,9 +36,20 @@ pub(crate) async fn remove(store: &dyn Storage, key: &str) -> KeyValue {
     store.delete(key, None).await.unwrap_or_else(|e| panic!("delete {key}: {e}"))
 }
 
-/// Lists `prefix` with `options`, panicking on failure.
+/// Lists `prefix` with `options`, panicking on failure. Every list is also made with
+/// [`Storage::list_shared`], which must return the same page.
 pub(crate) async fn list(store: &dyn Storage, prefix: &str, options: ListOptions) -> ListResult {
-    store.list(prefix, options).await.unwrap_or_else(|e| panic!("list {prefix}: {e}"))
+    let page = store.list(prefix, options.clone()).await.unwrap_or_else(|e| panic!("list {prefix}: {e}"));
+    // A consistent list may see a later revision than the first; only compare equal revisions.
+    let shared =
+        store.list_shared(prefix, options).await.unwrap_or_else(|e| panic!("list_shared {prefix}: {e}"));
+    if shared.revision == page.revision {
+        let items: Vec<KeyValue> = shared.items.iter().map(|item| item.kv.clone()).collect();
+        let shared =
+            ListResult { items, revision: shared.revision, more: shared.more, remaining: shared.remaining };
+        assert_eq!(shared, page, "list_shared {prefix} differs from list");
+    }
+    page
 }
 
 /// Lists `prefix` at `revision`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use piazza_core::meta::ObjectMeta;
 use piazza_core::{Resource, Scope, UserInfo, impl_object};
 use piazza_storage::Storage;
+use piazza_storage::cache::{CacheOptions, CachedStorage};
 use piazza_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,67 @@ async fn list_items_are_the_same_whether_none_all_or_some_are_cached() {
     let body = written_items(&env, "v2", b"[").await;
     let new_b = reference(&env, "v2", "b").await;
     assert_eq!(body, expected(vec![references[0].clone(), new_b, references[2].clone()]));
+}
+
+/// A store over a watch cache, whose lists hand out the cached items; and a second store
+/// on the same storage that serves only `v2`.
+async fn cached_env() -> (Env, Arc<Store<Widget>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Storage> = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let cache = CachedStorage::start(backend, CacheOptions::default()).await.unwrap();
+    let storage: Arc<dyn Storage> = cache;
+    let store = Store::<Widget>::builder(Arc::clone(&storage))
+        .storage_version::<Widget>()
+        .version::<WidgetV2>()
+        .build()
+        .unwrap();
+    let other = Store::<Widget>::builder(storage).storage_version::<Widget>().build().unwrap();
+    (Env { store, _dir: dir }, other)
+}
+
+/// The encodings kept with the cached items of "ns", in key order.
+async fn memos(env: &Env) -> Vec<Option<Bytes>> {
+    let page = env.store.list_stored(Some("ns"), &ListParams::default()).await.unwrap();
+    page.items.iter().map(|item| item.memo().map(|m| m.bytes.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
+    let (env, other) = cached_env().await;
+    for (name, color) in [("a", "red"), ("b", "green")] {
+        create(&env, name, color).await;
+    }
+    let expected = |items: &[Vec<u8>]| [b"[".to_vec(), items.join(&b","[..])].concat();
+    let v2 = [reference(&env, "v2", "a").await, reference(&env, "v2", "b").await];
+    assert_eq!(memos(&env).await, [None, None]);
+    assert_eq!(written_items(&env, "v2", b"[").await, expected(&v2));
+    let kept = memos(&env).await;
+    assert_eq!(
+        kept,
+        v2.iter().map(|b| Some(Bytes::from(b.clone()))).collect::<Vec<_>>(),
+        "kept with the items"
+    );
+    assert_eq!(written_items(&env, "v2", b"[").await, expected(&v2), "written from the memos");
+
+    // Another version of the same items is not taken for the kept one, nor is the same
+    // version of another store.
+    let v1 = [reference(&env, "v1", "a").await, reference(&env, "v1", "b").await];
+    assert_eq!(written_items(&env, "v1", b"[").await, expected(&v1));
+    let codec = other.version("v1").unwrap();
+    let page = other.list_stored(Some("ns"), &ListParams::default()).await.unwrap();
+    let mut body = b"[".to_vec();
+    other.write_items(codec, Wire::Json, &page.items, &mut body, json_item).unwrap();
+    assert_eq!(body, expected(&v1));
+    assert_eq!(memos(&env).await, kept, "the first memo stays");
+
+    // A new revision of "b" is a new item: its memo is made from the new object.
+    let mut changed = env.store.get(Some("ns"), "b", ReadRevision::Latest).await.unwrap();
+    changed.color = "black".into();
+    env.store.update(Some("ns"), "b", changed, &UserInfo::default(), false).await.unwrap();
+    let new_v2 = [v2[0].clone(), reference(&env, "v2", "b").await];
+    assert_ne!(new_v2[1], v2[1]);
+    assert_eq!(written_items(&env, "v2", b"[").await, expected(&new_v2));
+    assert_eq!(memos(&env).await[1].as_deref(), Some(&new_v2[1][..]));
 }
 
 #[tokio::test]
