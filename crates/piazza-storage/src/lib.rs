@@ -54,7 +54,7 @@ mod types;
 pub use continue_token::{decode_continue, encode_continue, encode_continue_at_latest};
 pub use error::StorageError;
 pub use scope::in_watch_scope;
-pub use shared::{Memo, SharedItem, SharedList};
+pub use shared::{MEMO_SLOTS, Memo, SharedItem, SharedList};
 pub use types::{
     Event, EventType, KeyValue, ListOptions, ListResult, Predicate, ReadRevision, Revision, WatchStream,
 };

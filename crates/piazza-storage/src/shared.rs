@@ -1,6 +1,6 @@
-//! List pages whose items are shared with the store's cache instead of copied, each with a
-//! slot for one value derived from that exact version of the item (a server keeps the
-//! item's encoding there). See [`Storage::list_shared`](crate::Storage::list_shared).
+//! List pages whose items are shared with the store's cache instead of copied, each with
+//! slots for values derived from that exact version of the item (a server keeps the
+//! item's encodings there). See [`Storage::list_shared`](crate::Storage::list_shared).
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,31 +18,49 @@ pub struct Memo {
     pub bytes: Bytes,
 }
 
-/// One version of one key as a list hands it out: shared, never copied, and carrying at
-/// most one [`Memo`]. A new version of the key is a new item with an empty slot, so a memo
-/// can never outlive the version it was derived from.
+/// How many memos, with different tags, one item can carry: enough for an object's JSON
+/// and protobuf encodings of one version side by side.
+pub const MEMO_SLOTS: usize = 2;
+
+/// One version of one key as a list hands it out: shared, never copied, and carrying up to
+/// [`MEMO_SLOTS`] [`Memo`]s with different tags. A new version of the key is a new item with
+/// empty slots, so a memo can never outlive the version it was derived from.
 #[derive(Debug)]
 pub struct SharedItem {
     /// The key-value.
     pub kv: KeyValue,
-    memo: OnceLock<Memo>,
+    memos: [OnceLock<Memo>; MEMO_SLOTS],
 }
 
 impl SharedItem {
-    /// An item with an empty memo slot.
+    /// An item with empty memo slots.
     pub fn new(kv: KeyValue) -> SharedItem {
-        SharedItem { kv, memo: OnceLock::new() }
+        SharedItem { kv, memos: Default::default() }
     }
 
-    /// The memo kept with this item, if any.
-    pub fn memo(&self) -> Option<&Memo> {
-        self.memo.get()
+    /// The bytes of the memo kept with this item under `tag`, if any.
+    pub fn memo(&self, tag: u64) -> Option<&Bytes> {
+        self.memos.iter().map_while(OnceLock::get).find(|m| m.tag == tag).map(|m| &m.bytes)
     }
 
-    /// Keeps `memo` with this item unless the slot is already taken (the first memo stays).
-    /// Returns whether it was kept.
+    /// Keeps `memo` with this item in the first free slot, unless one with its tag is already
+    /// kept (the first stays) or every slot is taken. Returns whether it was kept.
     pub fn keep(&self, memo: Memo) -> bool {
-        self.memo.set(memo).is_ok()
+        let mut memo = Some(memo);
+        for slot in &self.memos {
+            let Some(offered) = memo.take() else { break };
+            match slot.get() {
+                Some(kept) if kept.tag == offered.tag => return false,
+                Some(_) => memo = Some(offered),
+                // Another caller may fill the slot first: then try the next one with ours.
+                None => match slot.set(offered) {
+                    Ok(()) => return true,
+                    Err(offered) if slot.get().is_some_and(|kept| kept.tag == offered.tag) => return false,
+                    Err(offered) => memo = Some(offered),
+                },
+            }
+        }
+        false
     }
 }
 
@@ -80,13 +98,38 @@ mod tests {
         KeyValue { key: key.to_owned(), value: "v".into(), create_revision: 2, mod_revision: 3 }
     }
 
+    fn memo(tag: u64, bytes: &'static str) -> Memo {
+        Memo { tag, bytes: Bytes::from_static(bytes.as_bytes()) }
+    }
+
     #[test]
-    fn the_first_memo_stays() {
+    fn memos_are_found_by_tag_and_the_first_of_a_tag_stays() {
         let item = SharedItem::new(kv("/p/a"));
-        assert_eq!(item.memo(), None);
-        assert!(item.keep(Memo { tag: 1, bytes: "one".into() }));
-        assert!(!item.keep(Memo { tag: 2, bytes: "two".into() }));
-        assert_eq!(item.memo(), Some(&Memo { tag: 1, bytes: "one".into() }));
+        assert_eq!(item.memo(1), None);
+        assert!(item.keep(memo(1, "json")));
+        assert!(!item.keep(memo(1, "other json")), "a tag is kept once");
+        assert!(item.keep(memo(2, "protobuf")));
+        assert!(!item.keep(memo(3, "yet another")), "every slot is taken");
+        assert_eq!(
+            (item.memo(1), item.memo(2), item.memo(3)),
+            (Some(&"json".into()), Some(&"protobuf".into()), None)
+        );
+    }
+
+    #[test]
+    fn concurrent_keepers_of_one_tag_keep_it_once() {
+        let item = Arc::new(SharedItem::new(kv("/p/a")));
+        let kept: usize = std::thread::scope(|s| {
+            let keepers: Vec<_> = (0..8)
+                .map(|i| {
+                    let item = Arc::clone(&item);
+                    s.spawn(move || usize::from(item.keep(memo(1 + i % 2, "x"))))
+                })
+                .collect();
+            keepers.into_iter().map(|k| k.join().unwrap()).sum()
+        });
+        assert_eq!(kept, 2, "one keeper per tag wins");
+        assert!(item.memo(1).is_some() && item.memo(2).is_some());
     }
 
     #[test]
@@ -99,6 +142,6 @@ mod tests {
             (keys, shared.revision, shared.more, shared.remaining),
             (vec!["/p/a", "/p/b"], 9, true, Some(4))
         );
-        assert!(shared.items.iter().all(|i| i.memo().is_none()));
+        assert!(shared.items.iter().all(|i| i.memo(1).is_none()));
     }
 }

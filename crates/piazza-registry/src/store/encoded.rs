@@ -113,6 +113,7 @@ impl<H: Object> Store<H> {
     ///
     /// The steady state touches nothing but the items: each carries its encoding as a
     /// [`Memo`] (tagged with this store's version and wire) kept there by an earlier list.
+    /// An item has room for two such memos: the JSON and protobuf of one version, say.
     /// An item without one takes it from the [`EncodedCache`](super::encoded_cache) and keeps
     /// it; if some are in neither, those are encoded and cached first, and the items written
     /// again.
@@ -190,7 +191,7 @@ impl<H: Object> Store<H> {
 
 /// The encoding kept with `item` under `tag`, if any.
 fn memo_bytes(item: &SharedItem, tag: Option<u64>) -> Option<&Bytes> {
-    item.memo().filter(|m| Some(m.tag) == tag).map(|m| &m.bytes)
+    item.memo(tag?)
 }
 
 /// Appends one JSON list item, after a comma unless it is the first.

@@ -21,10 +21,11 @@
 //! page goes to the backend once the cache has moved on, and the backend serves that snapshot.
 //!
 //! [`Storage::list_shared`] hands out the items the cache holds instead of copies: a page of
-//! 10,000 takes one reference each, and the [`Memo`](crate::Memo) a caller keeps with an
-//! item (the registry keeps the item's encoding) is there for every later list that sees
+//! 10,000 takes one reference each, and a [`Memo`](crate::Memo) a caller keeps with an
+//! item (the registry keeps the item's encodings) is there for every later list that sees
 //! the same version of that key. A write replaces the item, so a memo never outlives its
-//! version; memos cost one value per key held, freed with the item.
+//! version; memos cost at most [`MEMO_SLOTS`](crate::MEMO_SLOTS) values per key held, freed
+//! with the item.
 //!
 //! # Watches
 //!

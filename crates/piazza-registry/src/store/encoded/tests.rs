@@ -167,10 +167,11 @@ async fn cached_env() -> (Env, Arc<Store<Widget>>) {
     (Env { store, _dir: dir }, other)
 }
 
-/// The encodings kept with the cached items of "ns", in key order.
-async fn memos(env: &Env) -> Vec<Option<Bytes>> {
+/// The encodings in `version` and `wire` kept with the cached items of "ns", in key order.
+async fn memos(env: &Env, version: &str, wire: Wire) -> Vec<Option<Bytes>> {
+    let tag = env.store.memo_tags.tag(version, wire).unwrap();
     let page = env.store.list_stored(Some("ns"), &ListParams::default()).await.unwrap();
-    page.items.iter().map(|item| item.memo().map(|m| m.bytes.clone())).collect()
+    page.items.iter().map(|item| item.memo(tag).cloned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,9 +182,9 @@ async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
     }
     let expected = |items: &[Vec<u8>]| [b"[".to_vec(), items.join(&b","[..])].concat();
     let v2 = [reference(&env, "v2", "a").await, reference(&env, "v2", "b").await];
-    assert_eq!(memos(&env).await, [None, None]);
+    assert_eq!(memos(&env, "v2", Wire::Json).await, [None, None]);
     assert_eq!(written_items(&env, "v2", b"[").await, expected(&v2));
-    let kept = memos(&env).await;
+    let kept = memos(&env, "v2", Wire::Json).await;
     assert_eq!(
         kept,
         v2.iter().map(|b| Some(Bytes::from(b.clone()))).collect::<Vec<_>>(),
@@ -191,16 +192,18 @@ async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
     );
     assert_eq!(written_items(&env, "v2", b"[").await, expected(&v2), "written from the memos");
 
-    // Another version of the same items is not taken for the kept one, nor is the same
-    // version of another store.
+    // Another version of the same items is not taken for the kept one and is kept beside
+    // it; another store's encodings are never taken for this store's.
     let v1 = [reference(&env, "v1", "a").await, reference(&env, "v1", "b").await];
     assert_eq!(written_items(&env, "v1", b"[").await, expected(&v1));
+    let kept_v1 = memos(&env, "v1", Wire::Json).await;
+    assert_eq!(kept_v1, v1.iter().map(|b| Some(Bytes::from(b.clone()))).collect::<Vec<_>>());
     let codec = other.version("v1").unwrap();
     let page = other.list_stored(Some("ns"), &ListParams::default()).await.unwrap();
     let mut body = b"[".to_vec();
     other.write_items(codec, Wire::Json, &page.items, &mut body, json_item).unwrap();
     assert_eq!(body, expected(&v1));
-    assert_eq!(memos(&env).await, kept, "the first memo stays");
+    assert_eq!(memos(&env, "v2", Wire::Json).await, kept, "the first memo of a tag stays");
 
     // A new revision of "b" is a new item: its memo is made from the new object.
     let mut changed = env.store.get(Some("ns"), "b", ReadRevision::Latest).await.unwrap();
@@ -209,7 +212,7 @@ async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
     let new_v2 = [v2[0].clone(), reference(&env, "v2", "b").await];
     assert_ne!(new_v2[1], v2[1]);
     assert_eq!(written_items(&env, "v2", b"[").await, expected(&new_v2));
-    assert_eq!(memos(&env).await[1].as_deref(), Some(&new_v2[1][..]));
+    assert_eq!(memos(&env, "v2", Wire::Json).await[1].as_deref(), Some(&new_v2[1][..]));
 }
 
 #[tokio::test]
