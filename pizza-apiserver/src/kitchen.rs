@@ -76,7 +76,7 @@ impl Subresource for Bake {
         let baked = update_object(&self.status, UpdateTarget::of(ctx)?, |pizza| bake(pizza, &now)).await?;
         Ok(Encoded {
             status: 201,
-            body: codec.encode(&baked, ctx.format)?,
+            body: codec.encode(&baked, ctx.format)?.into(),
             format: ctx.format,
             target: Target::Object,
             warnings: Vec::new(),

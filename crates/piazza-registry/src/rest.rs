@@ -55,8 +55,8 @@ pub struct RestContext {
 pub struct Encoded {
     /// The HTTP status.
     pub status: u16,
-    /// The body.
-    pub body: Vec<u8>,
+    /// The body (shared bytes: a GET answers with the cached encoding itself, uncopied).
+    pub body: Bytes,
     /// Its format.
     pub format: Format,
     /// Its shape.
@@ -167,7 +167,7 @@ impl<H: Object> Store<H> {
     ) -> Result<Encoded, ApiError> {
         Ok(Encoded {
             status,
-            body: codec.encode(object, format)?,
+            body: codec.encode(object, format)?.into(),
             format,
             target: Target::Object,
             warnings: Vec::new(),
@@ -189,7 +189,13 @@ impl<H: Object> Store<H> {
                 }
                 Ok(())
             })?;
-            return Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() });
+            return Ok(Encoded {
+                status: 200,
+                body: body.into(),
+                format,
+                target: Target::Object,
+                warnings: Vec::new(),
+            });
         }
         let mut json = Vec::with_capacity(256 + items.len() * 512);
         json.extend_from_slice(b"{\"apiVersion\":");
@@ -212,7 +218,7 @@ impl<H: Object> Store<H> {
             Format::Yaml => piazza_codec::object::json_to_yaml(&json)?,
             _ => json,
         };
-        Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() })
+        Ok(Encoded { status: 200, body: body.into(), format, target: Target::Object, warnings: Vec::new() })
     }
 
     fn delete_status(&self, object: &H, format: Format) -> Result<Encoded, ApiError> {
@@ -226,7 +232,7 @@ impl<H: Object> Store<H> {
         }));
         Ok(Encoded {
             status: 200,
-            body: encode_status(&status, format)?,
+            body: encode_status(&status, format)?.into(),
             format,
             target: Target::Object,
             warnings: Vec::new(),
@@ -237,7 +243,13 @@ impl<H: Object> Store<H> {
 /// Encodes a `meta.k8s.io` view in the negotiated format (JSON or YAML).
 fn encode_view(mut value: serde_json::Value, format: Format, target: Target) -> Result<Encoded, ApiError> {
     set_meta_version(&mut value, target);
-    Ok(Encoded { status: 200, body: encode_value(&value, format)?, format, target, warnings: Vec::new() })
+    Ok(Encoded {
+        status: 200,
+        body: encode_value(&value, format)?.into(),
+        format,
+        target,
+        warnings: Vec::new(),
+    })
 }
 
 /// The envelope type of a `meta.k8s.io` view in `target`'s version.
@@ -269,7 +281,7 @@ fn event_frame(format: Format, event_type: WatchEventType, body: &[u8]) -> Bytes
 }
 
 fn view_response(body: Vec<u8>, format: Format, target: Target) -> Encoded {
-    Encoded { status: 200, body, format, target, warnings: Vec::new() }
+    Encoded { status: 200, body: body.into(), format, target, warnings: Vec::new() }
 }
 
 /// An object as a JSON value in the codec's version (for `includeObject=Object`).

@@ -262,9 +262,9 @@ impl<H: Object> Store<H> {
         let wire = if ctx.format == Format::Protobuf { Wire::ProtobufMessage } else { Wire::Json };
         let encoded = self.get_wire(codec, wire, ctx.namespace.as_deref(), name, revision).await?;
         let body = match ctx.format {
-            Format::Json => encoded.to_vec(),
-            Format::Yaml => json_to_yaml(&encoded)?,
-            Format::Protobuf => encode_raw(&encoded, &codec.type_meta()),
+            Format::Json => encoded,
+            Format::Yaml => json_to_yaml(&encoded)?.into(),
+            Format::Protobuf => encode_raw(&encoded, &codec.type_meta()).into(),
         };
         Ok(object_response(body, ctx.format))
     }
@@ -295,8 +295,8 @@ impl<H: Object> Store<H> {
     }
 }
 
-fn object_response(body: Vec<u8>, format: Format) -> Encoded {
-    Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() }
+fn object_response(body: impl Into<Bytes>, format: Format) -> Encoded {
+    Encoded { status: 200, body: body.into(), format, target: Target::Object, warnings: Vec::new() }
 }
 
 /// The start of a `<Kind>List` body, up to the opening bracket of its items: type metadata

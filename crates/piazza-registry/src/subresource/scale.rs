@@ -72,7 +72,7 @@ impl<H: Object> ScaleSubresource<H> {
             Format::Protobuf => piazza_codec::protobuf::encode_object(&scale, &scale_type()),
             other => encode_value(&scale, other)?,
         };
-        Ok(Encoded { status: 200, body, format, target: Target::Object, warnings: Vec::new() })
+        Ok(Encoded { status: 200, body: body.into(), format, target: Target::Object, warnings: Vec::new() })
     }
 
     /// Writes the replicas a `Scale` asks for, with its resourceVersion as a precondition.

@@ -216,6 +216,31 @@ async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
 }
 
 #[tokio::test]
+async fn a_get_answers_with_the_cached_encoding_itself() {
+    let env = env();
+    create(&env, "a", "red").await;
+    let codec = env.store.version("v2").unwrap();
+    let ctx = |format| RestContext {
+        version: "v2".into(),
+        namespace: Some("ns".into()),
+        name: Some("a".into()),
+        format,
+        target: Target::Object,
+        user: UserInfo::default(),
+        query: crate::Query::parse(None).unwrap(),
+    };
+    let cached = env.store.get_json(codec, Some("ns"), "a", ReadRevision::Latest).await.unwrap();
+    let json = env.store.get_encoded(codec, &ctx(Format::Json), "a", ReadRevision::Latest).await.unwrap();
+    assert_eq!((json.body.as_ptr(), json.body.len()), (cached.as_ptr(), cached.len()), "JSON is not copied");
+    let yaml = env.store.get_encoded(codec, &ctx(Format::Yaml), "a", ReadRevision::Latest).await.unwrap();
+    let yaml = std::str::from_utf8(&yaml.body).unwrap();
+    assert!(
+        yaml.starts_with("apiVersion: encoded.piazza.dev/v2\n") && yaml.contains("\npaint: red\n"),
+        "{yaml}"
+    );
+}
+
+#[tokio::test]
 async fn get_json_of_a_missing_object_is_404() {
     let env = env();
     let codec = env.store.version("v1").unwrap();
