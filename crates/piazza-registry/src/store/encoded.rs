@@ -69,7 +69,10 @@ impl<H: Object> Store<H> {
             .iter()
             .zip(fresh)
             .map(|(item, fresh)| {
-                fresh.or_else(|| view.get(lookup(&item.kv, codec.version(), Wire::Json)).cloned())
+                let tag = self.memo_tags.tag(codec.version(), Wire::Json);
+                fresh
+                    .or_else(|| memo_bytes(item, tag).cloned())
+                    .or_else(|| view.get(lookup(&item.kv, codec.version(), Wire::Json)).cloned())
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::internal("an encoding left the cache"))?;
@@ -82,8 +85,9 @@ impl<H: Object> Store<H> {
         })
     }
 
-    /// Encodes (and caches) the stored objects whose encoding in `codec`'s version is not
-    /// cached: one entry per object, `Some` for those encoded now.
+    /// Encodes (and caches) the stored objects whose encoding in `codec`'s version is
+    /// neither kept with the item nor cached: one entry per object, `Some` for those
+    /// encoded now.
     fn encode_missing(
         &self,
         codec: &Arc<dyn VersionCodec<H>>,
@@ -91,9 +95,13 @@ impl<H: Object> Store<H> {
         items: &[Arc<SharedItem>],
     ) -> Result<Vec<Option<Bytes>>, ApiError> {
         let version = codec.version();
+        let tag = self.memo_tags.tag(version, wire);
         let missing: Vec<usize> = {
             let view = self.encoded.view();
-            (0..items.len()).filter(|&i| view.get(lookup(&items[i].kv, version, wire)).is_none()).collect()
+            let known = |item: &SharedItem| {
+                memo_bytes(item, tag).is_some() || view.get(lookup(&item.kv, version, wire)).is_some()
+            };
+            (0..items.len()).filter(|&i| !known(&items[i])).collect()
         };
         let mut fresh = vec![None; items.len()];
         if missing.is_empty() {

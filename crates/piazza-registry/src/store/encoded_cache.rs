@@ -162,6 +162,12 @@ impl EncodedCache {
         self.view().0.entries.len()
     }
 
+    /// Drops every entry, as evictions would.
+    #[cfg(test)]
+    pub(crate) fn clear(&self) {
+        *self.write() = Inner::default();
+    }
+
     /// The weight currently accounted.
     #[cfg(test)]
     pub(crate) fn weight(&self) -> usize {

@@ -215,6 +215,28 @@ async fn list_items_are_kept_with_the_cached_items_and_follow_new_revisions() {
     assert_eq!(memos(&env, "v2", Wire::Json).await[1].as_deref(), Some(&new_v2[1][..]));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_kept_with_their_encoding_are_not_encoded_again_when_another_is_new() {
+    let (env, _) = cached_env().await;
+    for (name, color) in [("a", "red"), ("b", "green")] {
+        create(&env, name, color).await;
+    }
+    written_items(&env, "v2", b"[").await;
+    // Their encodings leave the encoded-object cache (a budget smaller than the collection)
+    // but stay with the items; then a new object joins the list.
+    env.store.encoded.clear();
+    create(&env, "c", "blue").await;
+    let expected = [
+        reference(&env, "v2", "a").await,
+        reference(&env, "v2", "b").await,
+        reference(&env, "v2", "c").await,
+    ];
+    assert_eq!(env.store.encoded.len(), 0);
+    assert_eq!(written_items(&env, "v2", b"[").await, [b"[".to_vec(), expected.join(&b","[..])].concat());
+    assert_eq!(env.store.encoded.len(), 1, "only c was encoded");
+    assert!(memos(&env, "v2", Wire::Json).await.iter().all(Option::is_some));
+}
+
 #[tokio::test]
 async fn a_get_answers_with_the_cached_encoding_itself() {
     let env = env();
