@@ -46,18 +46,16 @@ impl SharedItem {
     /// Keeps `memo` with this item in the first free slot, unless one with its tag is already
     /// kept (the first stays) or every slot is taken. Returns whether it was kept.
     pub fn keep(&self, memo: Memo) -> bool {
-        let mut memo = Some(memo);
+        let tag = memo.tag;
+        let mut offered = Some(memo);
         for slot in &self.memos {
-            let Some(offered) = memo.take() else { break };
-            match slot.get() {
-                Some(kept) if kept.tag == offered.tag => return false,
-                Some(_) => memo = Some(offered),
-                // Another caller may fill the slot first: then try the next one with ours.
-                None => match slot.set(offered) {
-                    Ok(()) => return true,
-                    Err(offered) if slot.get().is_some_and(|kept| kept.tag == offered.tag) => return false,
-                    Err(offered) => memo = Some(offered),
-                },
+            // Fills an empty slot with ours (racing callers wait for the one that fills it).
+            let kept = slot.get_or_init(|| offered.take().expect("offered until kept"));
+            if offered.is_none() {
+                return true;
+            }
+            if kept.tag == tag {
+                return false;
             }
         }
         false

@@ -63,13 +63,13 @@ impl<H: Object> Store<H> {
     ) -> Result<ListPage<Bytes>, ApiError> {
         let page = self.list_stored(namespace, params).await?;
         let fresh = self.encode_missing(codec, Wire::Json, &page.items)?;
+        let tag = self.memo_tags.tag(codec.version(), Wire::Json);
         let view = self.encoded.view();
         let items = page
             .items
             .iter()
             .zip(fresh)
             .map(|(item, fresh)| {
-                let tag = self.memo_tags.tag(codec.version(), Wire::Json);
                 fresh
                     .or_else(|| memo_bytes(item, tag).cloned())
                     .or_else(|| view.get(lookup(&item.kv, codec.version(), Wire::Json)).cloned())

@@ -22,8 +22,7 @@ pub(super) struct Page<T> {
 }
 
 /// One page of the keys under `prefix` as of `revision` (the revision `items` is at), each
-/// item taken by `take` (a copy of its key-value,
-/// or a shared reference).
+/// item taken by `take` (a copy of its key-value, or a shared reference).
 pub(super) fn list<T>(
     items: &BTreeMap<String, Arc<SharedItem>>,
     prefix: &str,
